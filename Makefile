@@ -1,0 +1,26 @@
+# The two commands of the README. Both make their own virtualenv in .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test bench check
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Run the demo site under daphne on an embedded SQLite database.
+run: $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt -e .
+	$(BIN)/python manage.py migrate --verbosity 0
+	$(BIN)/daphne -b 127.0.0.1 -p 8000 project.asgi:application
+
+# Install what the tests need and run them all (DATABASE_URL, or an embedded PostgreSQL).
+test: $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-test.txt
+	$(BIN)/python manage.py check --settings=tests.settings --fail-level WARNING
+	$(BIN)/python -m pytest
+
+bench: $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-test.txt
+	$(BIN)/python -m benchmarks.run

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class GracefulDjangoConfig(AppConfig):
+    name = "graceful_django"
+    verbose_name = "Graceful shutdown"
+
+    def ready(self) -> None:
+        # Checks and signal receivers only: no threads, handlers or sockets here,
+        # since every management command runs ready() too.
+        from django.db.backends.signals import connection_created
+
+        from . import checks, db
+
+        checks.register()
+        connection_created.connect(db.remember_connection, dispatch_uid="graceful_django.db")

@@ -1,0 +1,71 @@
+"""System checks: misconfiguration is caught by `manage.py check`, never during a shutdown.
+
+Ids are stable: E001-E009 core, E010-E019 websockets, E020-E039 hooks, E040-E049 operations.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core import checks
+
+from .conf import conf
+
+MIDDLEWARE_PATH = "graceful_django.middleware.GracefulShutdownMiddleware"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_timeout(**kwargs: Any) -> list[checks.CheckMessage]:
+    timeout = conf.GRACEFUL_TIMEOUT
+    if not _is_number(timeout) or timeout <= 0:
+        return [
+            checks.Error(
+                f"GRACEFUL_TIMEOUT must be a positive number of seconds, not {timeout!r}.",
+                hint="Use the pod's terminationGracePeriodSeconds less a few seconds, e.g. 25.",
+                id="graceful_django.E001",
+            )
+        ]
+    return []
+
+
+def check_retry_after(**kwargs: Any) -> list[checks.CheckMessage]:
+    value = conf.GRACEFUL_RETRY_AFTER
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        return [
+            checks.Error(
+                f"GRACEFUL_RETRY_AFTER must be a whole number of seconds >= 0, not {value!r}.",
+                hint="It is sent as the Retry-After header of refused requests, e.g. 5.",
+                id="graceful_django.E002",
+            )
+        ]
+    return []
+
+
+def check_middleware(**kwargs: Any) -> list[checks.CheckMessage]:
+    middleware = list(getattr(settings, "MIDDLEWARE", []))
+    if MIDDLEWARE_PATH not in middleware:
+        return [
+            checks.Error(
+                f"{MIDDLEWARE_PATH} is not in MIDDLEWARE; in-flight requests are not tracked.",
+                hint="Add it first in MIDDLEWARE, so that it also sees the responses of the others.",
+                id="graceful_django.E003",
+            )
+        ]
+    if middleware.index(MIDDLEWARE_PATH) != 0:
+        return [
+            checks.Warning(
+                f"{MIDDLEWARE_PATH} is not first in MIDDLEWARE.",
+                hint="Middleware above it can answer requests that are then not tracked; move it first.",
+                id="graceful_django.W001",
+            )
+        ]
+    return []
+
+
+def register() -> None:
+    for check in (check_timeout, check_retry_after, check_middleware):
+        checks.register(check)

@@ -1,0 +1,70 @@
+"""Every GRACEFUL_* setting, read when used so that `override_settings` works in tests.
+
+Values are returned as written; `checks.py` tells the user when one is wrong.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULT_TIMEOUT = 30.0  # Kubernetes' default terminationGracePeriodSeconds
+DEFAULT_RETRY_AFTER = 5
+DEFAULT_PRE_DRAIN_DELAY = 0.0
+DEFAULT_WS_CLOSE_CODE = 1001  # Going Away
+DEFAULT_WS_CLOSE_REASON = "Server shutting down"
+DEFAULT_WS_CLOSE_TIMEOUT = 5.0
+DEFAULT_TASK_TIMEOUT = 5.0
+DEFAULT_HOOK_TIMEOUT = 5.0
+DEFAULT_DEREGISTER_TIMEOUT = 2.0
+
+
+class Settings:
+    def _get(self, name: str, default: Any) -> Any:
+        return getattr(settings, name, default)
+
+    @property
+    def GRACEFUL_TIMEOUT(self) -> float:
+        """Seconds for the whole shutdown, from the signal to the exit."""
+        return self._get("GRACEFUL_TIMEOUT", DEFAULT_TIMEOUT)  # type: ignore[no-any-return]
+
+    @property
+    def GRACEFUL_RETRY_AFTER(self) -> int:
+        """Seconds sent in `Retry-After` with the 503 given to work refused during a drain."""
+        return self._get("GRACEFUL_RETRY_AFTER", DEFAULT_RETRY_AFTER)  # type: ignore[no-any-return]
+
+    @property
+    def GRACEFUL_PRE_DRAIN_DELAY(self) -> float:
+        """Seconds between failing readiness and refusing work (load balancers catch up)."""
+        return self._get("GRACEFUL_PRE_DRAIN_DELAY", DEFAULT_PRE_DRAIN_DELAY)  # type: ignore[no-any-return]
+
+    @property
+    def GRACEFUL_WS_CLOSE_CODE(self) -> int:
+        return self._get("GRACEFUL_WS_CLOSE_CODE", DEFAULT_WS_CLOSE_CODE)  # type: ignore[no-any-return]
+
+    @property
+    def GRACEFUL_WS_CLOSE_REASON(self) -> str:
+        return self._get("GRACEFUL_WS_CLOSE_REASON", DEFAULT_WS_CLOSE_REASON)  # type: ignore[no-any-return]
+
+    @property
+    def GRACEFUL_WS_CLOSE_TIMEOUT(self) -> float:
+        """Seconds the websockets may take to close before the rest are forced."""
+        return self._get("GRACEFUL_WS_CLOSE_TIMEOUT", DEFAULT_WS_CLOSE_TIMEOUT)  # type: ignore[no-any-return]
+
+    @property
+    def GRACEFUL_TASK_TIMEOUT(self) -> float:
+        """Seconds the background tasks may take to stop once cancelled."""
+        return self._get("GRACEFUL_TASK_TIMEOUT", DEFAULT_TASK_TIMEOUT)  # type: ignore[no-any-return]
+
+    @property
+    def GRACEFUL_HOOKS(self) -> list[Any]:
+        return self._get("GRACEFUL_HOOKS", [])  # type: ignore[no-any-return]
+
+    @property
+    def GRACEFUL_HOOK_TIMEOUT(self) -> float:
+        """Default timeout of a hook that does not name its own."""
+        return self._get("GRACEFUL_HOOK_TIMEOUT", DEFAULT_HOOK_TIMEOUT)  # type: ignore[no-any-return]
+
+
+conf = Settings()

@@ -1,0 +1,129 @@
+"""The process-wide shutdown state: which phase we are in and what is still in flight.
+
+Knows nothing of Django or of any server. Phases only move forward during a shutdown:
+
+    running -> draining -> stopping -> stopped
+
+`draining` starts at the signal (or `manage.py drain`): readiness fails at once, and once
+`refusing` is set new requests get a 503. `stopping` starts when the drain is over (the
+process is no longer live). A drain without a shutdown can be undone (`undrain`).
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from collections.abc import Callable
+
+from .tracker import Tracker
+
+
+class Phase(str, enum.Enum):
+    RUNNING = "running"
+    DRAINING = "draining"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+Listener = Callable[["Coordinator"], None]
+
+
+class Coordinator:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.phase = Phase.RUNNING
+        # True once new work is refused (after the pre-drain delay).
+        self.refusing = False
+        self.shutting_down = False
+        self.requests = Tracker("request")
+        self.websockets = Tracker("websocket")
+        self.tasks = Tracker("task")
+        self._listeners: list[Listener] = []
+
+    # What the health endpoints and the middleware ask.
+    @property
+    def ready(self) -> bool:
+        return self.phase is Phase.RUNNING
+
+    @property
+    def live(self) -> bool:
+        return self.phase in (Phase.RUNNING, Phase.DRAINING)
+
+    def on_change(self, listener: Listener) -> None:
+        """Call `listener(coordinator)` after every change of phase or of `refusing`."""
+        self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        for listener in list(self._listeners):
+            listener(self)
+
+    def begin_drain(self, *, refuse: bool) -> bool:
+        """Fail readiness; refuse new work now or later. False if already past running."""
+        with self._lock:
+            if self.phase is not Phase.RUNNING:
+                if refuse and self.phase is Phase.DRAINING and not self.refusing:
+                    self.refusing = True
+                else:
+                    return False
+            else:
+                self.phase = Phase.DRAINING
+                self.refusing = refuse
+        self._changed()
+        return True
+
+    def refuse_new_work(self) -> None:
+        with self._lock:
+            if self.refusing:
+                return
+            self.refusing = True
+        self._changed()
+
+    def undrain(self) -> bool:
+        """Back to serving; impossible once a shutdown has started."""
+        with self._lock:
+            if self.shutting_down or self.phase is not Phase.DRAINING:
+                return False
+            self.phase = Phase.RUNNING
+            self.refusing = False
+        self._changed()
+        return True
+
+    def begin_shutdown(self) -> bool:
+        """Mark the shutdown as started; False for the second caller (a second signal)."""
+        with self._lock:
+            if self.shutting_down:
+                return False
+            self.shutting_down = True
+            if self.phase is Phase.RUNNING:
+                self.phase = Phase.DRAINING
+        self._changed()
+        return True
+
+    def enter(self, phase: Phase) -> None:
+        with self._lock:
+            self.phase = phase
+            if phase is not Phase.RUNNING:
+                self.refusing = True
+        self._changed()
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "requests": len(self.requests),
+            "websockets": len(self.websockets),
+            "tasks": len(self.tasks),
+        }
+
+
+_coordinator = Coordinator()
+
+
+def get_coordinator() -> Coordinator:
+    """The coordinator of this process (one server process, one shutdown)."""
+    return _coordinator
+
+
+def reset_coordinator() -> Coordinator:
+    """A fresh coordinator, for tests that run several shutdowns in one process."""
+    global _coordinator
+    _coordinator = Coordinator()
+    return _coordinator

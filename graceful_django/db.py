@@ -1,0 +1,51 @@
+"""Closes every database connection the process opened, in every thread.
+
+Django keeps connections per thread (and per async context), and `connections.close_all()`
+only closes the caller's. Under ASGI each sync view runs in a thread of its own request
+context, so with CONN_MAX_AGE > 0 connections outlive their threads. The
+`connection_created` signal sees each of them open; we keep a weak reference and close
+them all at the end, allowing the cross-thread close that Django otherwise refuses.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from typing import Any
+
+from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+logger = logging.getLogger("graceful_django")
+
+_opened: weakref.WeakSet[BaseDatabaseWrapper] = weakref.WeakSet()
+_lock = threading.Lock()
+
+
+def remember_connection(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+    """`connection_created` receiver, connected in `AppConfig.ready()`."""
+    with _lock:
+        _opened.add(connection)
+
+
+def open_connections() -> list[BaseDatabaseWrapper]:
+    with _lock:
+        return [wrapper for wrapper in _opened if wrapper.connection is not None]
+
+
+def close_all_connections() -> list[str]:
+    """Close them all; return a description of each connection that refused to close."""
+    failed: list[str] = []
+    # The caller's own connections first, the ordinary way.
+    connections.close_all()
+    for wrapper in open_connections():
+        wrapper.inc_thread_sharing()
+        try:
+            wrapper.close()
+        except Exception as error:  # one broken connection must not keep the others open
+            failed.append(f"{wrapper.alias}: {type(error).__name__}: {error}")
+            logger.warning("could not close database connection %s: %s", wrapper.alias, error)
+        finally:
+            wrapper.dec_thread_sharing()
+    return failed

@@ -1,0 +1,142 @@
+"""The life of one server process: signal handlers, the shutdown task, the exit.
+
+Exit codes:
+    0        the sequence finished before GRACEFUL_TIMEOUT (the report names anything forced)
+    1        GRACEFUL_TIMEOUT was reached; the work still running was abandoned
+    128 + N  a second signal N (130 for SIGINT, 143 for SIGTERM) forced the exit at once
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import logging
+import os
+import signal
+import sys
+from types import FrameType
+
+from .conf import conf
+from .coordinator import Coordinator, Phase, get_coordinator
+from .deadline import Deadline
+from .sequence import Report, run_steps
+from .servers.base import ServerAdapter
+from .shutdown import build_steps
+from .signals import server_started, shutdown_finished, shutdown_started
+from .watchdog import Watchdog
+
+logger = logging.getLogger("graceful_django")
+
+EXIT_OK = 0
+EXIT_DEADLINE = 1
+HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def forced_exit_code(signum: int) -> int:
+    return 128 + signum
+
+
+class Lifecycle:
+    def __init__(self, coordinator: Coordinator | None = None) -> None:
+        self.coordinator = coordinator or get_coordinator()
+        self.adapter: ServerAdapter | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.signals_received = 0
+        self.pending_signal: int | None = None
+        self.shutdown_task: asyncio.Task[Report] | None = None
+        self.report: Report | None = None
+
+    @property
+    def attached(self) -> bool:
+        return self.loop is not None
+
+    def install_signal_handlers(self) -> None:
+        """May be called before the loop runs: a signal then waits for `attach`."""
+        for signum in HANDLED_SIGNALS:
+            signal.signal(signum, self._on_signal)
+
+    def attach(self, adapter: ServerAdapter, loop: asyncio.AbstractEventLoop) -> None:
+        """The server runs: (re)install our handlers over the server's and start services."""
+        self.adapter = adapter
+        self.loop = loop
+        self.install_signal_handlers()
+        logger.info("graceful shutdown armed under %s (pid %s)", adapter.name, os.getpid())
+        server_started.send(sender=type(self), loop=loop, adapter=adapter)
+        if self.pending_signal is not None:
+            self.request_shutdown(self.pending_signal)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.signals_received += 1
+        if self.signals_received > 1:
+            # No logging here: the interrupted code may hold the logging lock.
+            os.write(2, f"graceful_django: second signal {signum}, forcing exit\n".encode())
+            os._exit(forced_exit_code(signum))
+        if self.loop is None:
+            self.pending_signal = signum
+            return
+        # A signal handler must not touch the loop directly; this wakes it safely.
+        self.loop.call_soon_threadsafe(self.request_shutdown, signum)
+
+    def request_shutdown(self, signum: int | None = None) -> asyncio.Task[Report]:
+        """Start the sequence (once); returns the task that runs it."""
+        if self.shutdown_task is None:
+            assert self.loop is not None, "attach() first"
+            if signum is not None:
+                assert self.adapter is not None
+                self.adapter.signum = signum
+                logger.info("received %s, shutting down gracefully", signal.Signals(signum).name)
+            self.shutdown_task = self.loop.create_task(self._shutdown())
+        return self.shutdown_task
+
+    async def _shutdown(self) -> Report:
+        assert self.adapter is not None
+        deadline = Deadline(float(conf.GRACEFUL_TIMEOUT))
+        Watchdog(deadline, self._deadline_reached).start()
+        self.coordinator.begin_shutdown()
+        shutdown_started.send(sender=type(self), coordinator=self.coordinator)
+        report = await run_steps(build_steps(self.coordinator, self.adapter), deadline)
+        self.report = report
+        logger.info(report.summary())
+        shutdown_finished.send(sender=type(self), report=report)
+        self.coordinator.enter(Phase.STOPPED)
+        code = EXIT_DEADLINE if report.deadline_reached else EXIT_OK
+        # Registered last, so it runs first: once the server has returned, skip the
+        # interpreter's teardown of every module (about 0.25 s for Django + Twisted, and
+        # where daphne dies of SIGSEGV when a sync thread is still around).
+        atexit.register(exit_now, code)
+        await self.adapter.finish(code)
+        return report
+
+    def _deadline_reached(self) -> None:
+        """Runs in the watchdog thread: name what is left, then end the process."""
+        coordinator = self.coordinator
+        still = {
+            "requests": coordinator.requests.labels(),
+            "websockets": coordinator.websockets.labels(),
+            "tasks": coordinator.tasks.labels(),
+        }
+        running = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in still.items() if names)
+        logger.error(
+            "GRACEFUL_TIMEOUT of %ss reached; abandoning %s",
+            conf.GRACEFUL_TIMEOUT,
+            running or "the remaining shutdown steps",
+        )
+        exit_now(EXIT_DEADLINE)
+
+
+def exit_now(code: int) -> None:
+    """End the process without the interpreter's teardown, after flushing what it printed."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
+_lifecycle = Lifecycle()
+
+
+def get_lifecycle() -> Lifecycle:
+    return _lifecycle

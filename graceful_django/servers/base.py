@@ -1,0 +1,38 @@
+"""The adapter contract, and the fallback for servers we have no adapter for."""
+
+from __future__ import annotations
+
+import os
+import signal
+from typing import Any
+
+
+class ServerAdapter:
+    name = "unknown"
+    # uvicorn closes every websocket with 1012 the moment it stops accepting, so under it
+    # our own close (code, reason, last message) has to come first.
+    close_websockets_before_stop_accepting = False
+    # The signal that started the shutdown, for adapters that hand it on.
+    signum: int = signal.SIGTERM
+
+    def stop_accepting(self) -> None:
+        """Close the listening sockets and idle kept-alive connections."""
+
+    async def finish(self, exit_code: int) -> None:
+        """Let the server exit; called once the whole sequence is over."""
+
+
+class GenericAdapter(ServerAdapter):
+    """Any other ASGI server: run our sequence, then hand the signal to its own handler."""
+
+    name = "generic"
+
+    def __init__(self, previous_handler: Any = None) -> None:
+        self.previous_handler = previous_handler
+
+    async def finish(self, exit_code: int) -> None:
+        handler = self.previous_handler
+        if callable(handler):
+            handler(self.signum, None)
+        elif handler == signal.SIG_DFL or handler is None:
+            os._exit(exit_code)

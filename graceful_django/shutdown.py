@@ -1,0 +1,65 @@
+"""The shutdown steps in their order, built from the settings.
+
+stop accepting -> close websockets -> drain requests -> cancel background tasks ->
+run hooks by priority -> close database connections. Hooks run before the database
+closes so that they can still use it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from asgiref.sync import sync_to_async
+
+from . import db, hooks, tasks, websockets
+from .conf import conf
+from .coordinator import Coordinator
+from .deadline import Deadline
+from .sequence import Step
+from .servers.base import ServerAdapter
+
+
+def build_steps(coordinator: Coordinator, adapter: ServerAdapter) -> list[Step]:
+    async def pre_drain_delay(deadline: Deadline) -> list[str]:
+        # Readiness already fails; load balancers need this long to stop sending traffic.
+        delay = deadline.share(float(conf.GRACEFUL_PRE_DRAIN_DELAY))
+        if delay > 0:
+            # A delay by design, not a poll: nothing signals that load balancers caught up.
+            await asyncio.sleep(delay)
+        return []
+
+    async def stop_accepting(deadline: Deadline) -> list[str]:
+        coordinator.refuse_new_work()
+        adapter.stop_accepting()
+        return []
+
+    async def close_websockets(deadline: Deadline) -> list[str]:
+        return await websockets.close_all(deadline)
+
+    async def drain_requests(deadline: Deadline) -> list[str]:
+        if await coordinator.requests.wait_empty(deadline.remaining()):
+            return []
+        return coordinator.requests.labels()
+
+    async def cancel_tasks(deadline: Deadline) -> list[str]:
+        return await tasks.cancel_all(deadline)
+
+    async def run_hooks(deadline: Deadline) -> list[str]:
+        return await hooks.run_all(deadline)
+
+    async def close_databases(deadline: Deadline) -> list[str]:
+        # thread_sensitive=False: the main sync thread may be the one still stuck.
+        return await sync_to_async(db.close_all_connections, thread_sensitive=False)()
+
+    accept_and_close = [Step("stop accepting", stop_accepting), Step("close websockets", close_websockets)]
+    if adapter.close_websockets_before_stop_accepting:
+        accept_and_close.reverse()
+    return [
+        Step("pre-drain delay", pre_drain_delay),
+        *accept_and_close,
+        Step("drain requests", drain_requests),
+        Step("cancel background tasks", cancel_tasks),
+        Step("run hooks", run_hooks),
+        Step("close database connections", close_databases),
+    ]
+

@@ -1,0 +1,11 @@
+from django.urls import include, path
+
+from project.demo import views
+
+urlpatterns = [
+    path("", include("django_prometheus.urls")),
+    path("ping", views.ping),
+    path("slow/sync", views.slow_sync),
+    path("slow/async", views.slow_async),
+    path("stream", views.stream),
+]

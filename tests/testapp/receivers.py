@@ -1,0 +1,27 @@
+"""Test-only receivers, switched on by environment variables of the server process."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from django.dispatch import receiver
+
+from graceful_django.signals import shutdown_finished
+
+
+@receiver(shutdown_finished)
+def report_backends_left(sender: Any, report: Any, **kwargs: Any) -> None:
+    """Counts, from an independent connection, this process's backends still open at the end."""
+    application_name = os.environ.get("REPORT_BACKENDS_OF")
+    if not application_name:
+        return
+    import psycopg
+
+    with psycopg.connect(os.environ["DATABASE_URL"], application_name="graceful-observer") as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+            [application_name],
+        ).fetchone()
+    print(f"BACKENDS_AT_EXIT={row[0] if row else -1}", file=sys.stderr, flush=True)
