@@ -18,7 +18,6 @@ run: $(BIN)/python
 # Install what the tests need and run them all (DATABASE_URL, or an embedded PostgreSQL).
 test: $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-test.txt
-	$(BIN)/python manage.py check --settings=tests.settings --fail-level WARNING
 	$(BIN)/python -m pytest
 
 bench: $(BIN)/python
