@@ -12,7 +12,11 @@ class GracefulDjangoConfig(AppConfig):
         # since every management command runs ready() too.
         from django.db.backends.signals import connection_created
 
-        from . import checks, db
+        from . import checks, db, metrics
+        from .coordinator import get_coordinator
+        from .signals import shutdown_finished
 
         checks.register()
         connection_created.connect(db.remember_connection, dispatch_uid="graceful_django.db")
+        metrics.Metrics.get_instance().watch(get_coordinator())
+        shutdown_finished.connect(metrics.record_shutdown, dispatch_uid="graceful_django.metrics")

@@ -39,7 +39,8 @@ def close_all_connections() -> list[str]:
     failed: list[str] = []
     # The caller's own connections first, the ordinary way.
     connections.close_all()
-    for wrapper in open_connections():
+    still_open = open_connections()
+    for wrapper in still_open:
         wrapper.inc_thread_sharing()
         try:
             wrapper.close()
@@ -48,4 +49,5 @@ def close_all_connections() -> list[str]:
             logger.warning("could not close database connection %s: %s", wrapper.alias, error)
         finally:
             wrapper.dec_thread_sharing()
+    logger.info("closed %d database connection(s) left open by other threads", len(still_open) - len(failed))
     return failed

@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -37,12 +38,16 @@ class Tracker:
         self._condition = threading.Condition()
         self._async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self.total_opened = 0
+        # Called with +1 / -1 on every open / close (metrics); must be cheap and not raise.
+        self.observers: list[Callable[[int], None]] = []
 
     def open(self, label: str) -> Ticket:
         ticket = Ticket(next(self._ids), label)
         with self._condition:
             self._open[ticket.id] = ticket
             self.total_opened += 1
+        for observer in self.observers:
+            observer(1)
         return ticket
 
     def close(self, ticket: Ticket) -> None:
@@ -52,10 +57,12 @@ class Tracker:
                 return
             ticket.closed = True
             self._open.pop(ticket.id, None)
-            if self._open:
-                return
-            self._condition.notify_all()
-            waiters, self._async_waiters = self._async_waiters, []
+            waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+            if not self._open:
+                self._condition.notify_all()
+                waiters, self._async_waiters = self._async_waiters, []
+        for observer in self.observers:
+            observer(-1)
         for loop, future in waiters:
             loop.call_soon_threadsafe(_resolve, future)
 

@@ -8,6 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+from django.db import connection
 import pytest
 
 from project.demo.models import Write
@@ -83,3 +84,101 @@ def test_idle_server_exits_fast(server_factory, kind):
     sent = server.send(signal.SIGTERM)
     assert server.wait_exit(5) == 0, server.output
     assert server.exited_at - sent < 0.5
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_sigint_behaves_like_sigterm(server_factory, kind):
+    server = server_factory(kind)
+    pool, futures = _start_slow_requests(server, 3, 1.0)
+    _wait_rows(6)
+    server.send(signal.SIGINT)
+    assert [f.result()[0] for f in futures] == [200] * 6, server.output
+    assert server.wait_exit(10) == 0, server.output
+    assert "received SIGINT" in server.output
+    pool.shutdown()
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_second_signal_forces_exit_within_a_second(server_factory, kind):
+    server = server_factory(kind)
+    pool, futures = _start_slow_requests(server, 1, 20)
+    _wait_rows(2)
+    server.send(signal.SIGTERM)
+    server.wait_for_log("shutdown step: drain requests")
+    second = server.send(signal.SIGTERM)
+    code = server.wait_exit(5)
+    assert code == 128 + signal.SIGTERM, server.output
+    assert server.exited_at - second < 1.0
+    assert "second signal" in server.output
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_request_outliving_the_deadline_is_named_and_exit_is_non_zero(server_factory, kind):
+    server = server_factory(kind, env={"GRACEFUL_TIMEOUT": "1.5"})
+    pool = ThreadPoolExecutor(max_workers=1)
+    future = pool.submit(_get, f"{server.base_url}/slow/sync?seconds=30&token=too-slow", 10)
+    _wait_rows(1)
+    sent = server.send(signal.SIGTERM)
+    code = server.wait_exit(5)
+    assert code == 1, server.output
+    assert 1.5 - 0.05 <= server.exited_at - sent < 1.5 + 0.5, server.output
+    assert "GRACEFUL_TIMEOUT of 1.5s reached" in server.output
+    assert "GET /slow/sync" in server.output
+    future.result()
+    pool.shutdown()
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_no_database_backend_left_at_exit(server_factory, kind):
+    """CONN_MAX_AGE > 0 and sync views in several threads: every connection is closed."""
+    name = f"graceful-test-{kind}-{time.monotonic_ns()}"
+    server = server_factory(
+        kind,
+        env={"CONN_MAX_AGE": "600", "DATABASE_APPLICATION_NAME": name, "REPORT_BACKENDS_OF": name},
+    )
+    pool, futures = _start_slow_requests(server, 5, 0.5)
+    assert [f.result()[0] for f in futures] == [200] * 10
+    # The connections are really kept open by the threads that served the requests.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", [name])
+        assert cursor.fetchone()[0] >= 2
+    server.send(signal.SIGTERM)
+    assert server.wait_exit(10) == 0, server.output
+    assert "BACKENDS_AT_EXIT=0" in server.output, server.output
+    pool.shutdown()
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_streaming_response_counts_until_its_last_chunk(server_factory, kind):
+    server = server_factory(kind)
+    pool = ThreadPoolExecutor(max_workers=1)
+
+    def stream() -> tuple[int, str]:
+        with httpx.stream("GET", f"{server.base_url}/stream?seconds=1.2&chunks=6&token=s", timeout=10) as response:
+            return response.status_code, response.read().decode()
+
+    future = pool.submit(stream)
+    server.wait_for_log("GET /stream") if kind == "uvicorn" else None
+    _wait_for_in_flight(server)
+    server.send(signal.SIGTERM)
+    status, body = future.result()
+    assert status == 200
+    assert body.endswith("done\n") and body.count("chunk") == 6
+    assert server.wait_exit(10) == 0, server.output
+    assert Write.objects.filter(kind="stream").count() == 1
+    pool.shutdown()
+
+
+def _wait_for_in_flight(server: ServerProcess) -> None:
+    """A streaming request is in flight once its first chunk arrived at some client."""
+    # The stream view writes no row before its end; waiting for the server to accept is
+    # enough here: the request is opened on the server before the client sees headers.
+    deadline = time.monotonic() + 5
+    event = threading.Event()
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{server.base_url}/ping", timeout=1)
+            break
+        except httpx.HTTPError:
+            event.wait(0.02)

@@ -20,8 +20,8 @@ def report_backends_left(sender: Any, report: Any, **kwargs: Any) -> None:
     import psycopg
 
     with psycopg.connect(os.environ["DATABASE_URL"], application_name="graceful-observer") as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+        rows = conn.execute(
+            "SELECT pid, state, backend_start, query FROM pg_stat_activity WHERE application_name = %s",
             [application_name],
-        ).fetchone()
-    print(f"BACKENDS_AT_EXIT={row[0] if row else -1}", file=sys.stderr, flush=True)
+        ).fetchall()
+    print(f"BACKENDS_AT_EXIT={len(rows)} {rows}", file=sys.stderr, flush=True)

@@ -1,0 +1,87 @@
+"""Prometheus metrics, all defined here, exported by django-prometheus' /metrics view.
+
+Safe in Prometheus multiprocess mode (PROMETHEUS_MULTIPROC_DIR): gauges are moved by
+increments as work opens and closes rather than computed at scrape time, with a
+multiprocess mode that sums live processes (in flight) or keeps one series per process
+(ready).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from .coordinator import Coordinator
+from .sequence import Report
+
+SHUTDOWN_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120)
+
+
+class Metrics:
+    _instance: Metrics | None = None
+
+    @classmethod
+    def get_instance(cls) -> Metrics:
+        if cls._instance is None:
+            cls._instance = cls()
+        return cls._instance
+
+    def __init__(self) -> None:
+        self.in_flight = Gauge(
+            "graceful_django_in_flight",
+            "Work in flight in this process, by kind (request, websocket, task).",
+            ["kind"],
+            multiprocess_mode="livesum",
+        )
+        self.ready = Gauge(
+            "graceful_django_ready",
+            "1 while this process serves and passes readiness, 0 from the start of a drain.",
+            multiprocess_mode="liveall",
+        )
+        self.refused = Counter(
+            "graceful_django_refused_requests_total",
+            "Requests and websocket handshakes refused with 503 during a drain.",
+        )
+        self.shutdowns = Counter(
+            "graceful_django_shutdowns_total",
+            "Graceful shutdowns run, by outcome (completed, deadline).",
+            ["outcome"],
+        )
+        self.shutdown_duration = Histogram(
+            "graceful_django_shutdown_duration_seconds",
+            "Time from the signal to the end of the shutdown sequence.",
+            buckets=SHUTDOWN_BUCKETS,
+        )
+        self.step_duration = Histogram(
+            "graceful_django_shutdown_step_duration_seconds",
+            "Time each shutdown step took.",
+            ["step"],
+            buckets=SHUTDOWN_BUCKETS,
+        )
+        self.forced = Counter(
+            "graceful_django_forced_total",
+            "Things a shutdown step had to force (requests, sockets, tasks, hooks).",
+            ["step"],
+        )
+
+    def watch(self, coordinator: Coordinator) -> None:
+        """Follow the coordinator's counts and phase from now on."""
+        for tracker in (coordinator.requests, coordinator.websockets, coordinator.tasks):
+            gauge = self.in_flight.labels(tracker.kind)
+            tracker.observers.append(gauge.inc)
+        self.ready.set(1 if coordinator.ready else 0)
+        coordinator.on_change(lambda changed: self.ready.set(1 if changed.ready else 0))
+
+    def record(self, report: Report) -> None:
+        self.shutdowns.labels("deadline" if report.deadline_reached else "completed").inc()
+        self.shutdown_duration.observe(report.seconds)
+        for outcome in report.outcomes:
+            self.step_duration.labels(outcome.name).observe(outcome.seconds)
+            if outcome.forced:
+                self.forced.labels(outcome.name).inc(len(outcome.forced))
+
+
+def record_shutdown(sender: Any, report: Report, **kwargs: Any) -> None:
+    """`shutdown_finished` receiver."""
+    Metrics.get_instance().record(report)
