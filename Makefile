@@ -22,4 +22,5 @@ test: $(BIN)/python
 
 bench: $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-test.txt
+	$(BIN)/python manage.py migrate --verbosity 0
 	$(BIN)/python -m benchmarks.run

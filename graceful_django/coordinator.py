@@ -18,7 +18,7 @@ from collections.abc import Callable
 from .tracker import Tracker
 
 
-class Phase(str, enum.Enum):
+class Phase(enum.StrEnum):
     RUNNING = "running"
     DRAINING = "draining"
     STOPPING = "stopping"

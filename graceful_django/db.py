@@ -49,5 +49,7 @@ def close_all_connections() -> list[str]:
             logger.warning("could not close database connection %s: %s", wrapper.alias, error)
         finally:
             wrapper.dec_thread_sharing()
-    logger.info("closed %d database connection(s) left open by other threads", len(still_open) - len(failed))
+    logger.info(
+        "closed %d database connection(s) left open by other threads", len(still_open) - len(failed)
+    )
     return failed

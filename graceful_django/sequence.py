@@ -90,7 +90,7 @@ async def run_steps(steps: list[Step], deadline: Deadline) -> Report:
         try:
             # The step is told its share; this bound only catches a step that ignores it.
             outcome.forced = await asyncio.wait_for(step.run(deadline), deadline.remaining() + 0.05)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             outcome.forced = [f"{step.name} did not finish before the deadline"]
         except Exception as error:  # a broken step must not stop the ones after it
             logger.exception("shutdown step %s failed", step.name)

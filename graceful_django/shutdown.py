@@ -51,7 +51,10 @@ def build_steps(coordinator: Coordinator, adapter: ServerAdapter) -> list[Step]:
         # thread_sensitive=False: the main sync thread may be the one still stuck.
         return await sync_to_async(db.close_all_connections, thread_sensitive=False)()
 
-    accept_and_close = [Step("stop accepting", stop_accepting), Step("close websockets", close_websockets)]
+    accept_and_close = [
+        Step("stop accepting", stop_accepting),
+        Step("close websockets", close_websockets),
+    ]
     if adapter.close_websockets_before_stop_accepting:
         accept_and_close.reverse()
     return [
@@ -62,4 +65,3 @@ def build_steps(coordinator: Coordinator, adapter: ServerAdapter) -> list[Step]:
         Step("run hooks", run_hooks),
         Step("close database connections", close_databases),
     ]
-

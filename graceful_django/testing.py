@@ -1,14 +1,14 @@
 """Helpers for testing your own code against a drain or a shutdown, in-process.
 
-    from graceful_django.testing import draining, run_shutdown_sequence
+from graceful_django.testing import draining, run_shutdown_sequence
 
-    def test_view_is_refused_while_draining(client):
-        with draining():
-            assert client.get("/orders/").status_code == 503
+def test_view_is_refused_while_draining(client):
+    with draining():
+        assert client.get("/orders/").status_code == 503
 
-    def test_my_hooks_run():
-        report = async_to_sync(run_shutdown_sequence)(timeout=5)
-        assert report.deadline_reached is False
+def test_my_hooks_run():
+    report = async_to_sync(run_shutdown_sequence)(timeout=5)
+    assert report.deadline_reached is False
 """
 
 from __future__ import annotations

@@ -90,7 +90,7 @@ class Tracker:
             self._async_waiters.append((loop, future))
         try:
             await asyncio.wait_for(asyncio.shield(future), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
         finally:
             with self._condition:

@@ -14,7 +14,9 @@ def database_from_env(base_dir: Path) -> dict[str, Any]:
         return {"ENGINE": "django.db.backends.sqlite3", "NAME": base_dir / "db.sqlite3"}
     parsed = urlparse(url)
     if parsed.scheme not in ("postgres", "postgresql"):
-        raise ValueError(f"DATABASE_URL must start with postgres:// or postgresql://, not {parsed.scheme}://")
+        raise ValueError(
+            f"DATABASE_URL must start with postgres:// or postgresql://, not {parsed.scheme}://"
+        )
     query = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
     host = query.pop("host", None) or parsed.hostname or ""
     options: dict[str, Any] = {}

@@ -30,7 +30,9 @@ def server_factory(transactional_db: Any) -> Iterator[Callable[..., ServerProces
     """
     started: list[ServerProcess] = []
 
-    def start(kind: str = "daphne", env: dict[str, str] | None = None, **kwargs: Any) -> ServerProcess:
+    def start(
+        kind: str = "daphne", env: dict[str, str] | None = None, **kwargs: Any
+    ) -> ServerProcess:
         server_env = {"DATABASE_URL": database_url_for_test_db(), **(env or {})}
         server = ServerProcess(kind=kind, env=server_env, **kwargs)
         started.append(server)

@@ -55,11 +55,28 @@ class ServerProcess:
 
     def command(self) -> list[str]:
         if self.kind == "daphne":
-            return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), self.app]
+            return [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                self.app,
+            ]
         if self.kind == "uvicorn":
             return [
-                sys.executable, "-m", "uvicorn", self.app,
-                "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "info",
+                sys.executable,
+                "-m",
+                "uvicorn",
+                self.app,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "info",
             ]
         raise ValueError(f"unknown server kind {self.kind!r}")
 

@@ -39,4 +39,3 @@ def test_connections_of_finished_threads_are_closed():
     assert all(wrapper.connection is None for wrapper in wrappers)
     # The test's own connection was closed too; this query reopens it.
     assert backend_pids_alive(pids) == 0
-

@@ -8,8 +8,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-from django.db import connection
 import pytest
+from django.db import connection
 
 from project.demo.models import Write
 from tests.servers import ServerProcess
@@ -25,7 +25,9 @@ def _get(url: str, timeout: float = 30.0) -> tuple[int | str, float]:
         return type(error).__name__, time.monotonic()
 
 
-def _start_slow_requests(server: ServerProcess, count: int, seconds: float) -> tuple[ThreadPoolExecutor, list]:
+def _start_slow_requests(
+    server: ServerProcess, count: int, seconds: float
+) -> tuple[ThreadPoolExecutor, list]:
     pool = ThreadPoolExecutor(max_workers=2 * count)
     futures = []
     for kind in ("sync", "async"):
@@ -155,7 +157,9 @@ def test_streaming_response_counts_until_its_last_chunk(server_factory, kind):
     pool = ThreadPoolExecutor(max_workers=1)
 
     def stream() -> tuple[int, str]:
-        with httpx.stream("GET", f"{server.base_url}/stream?seconds=1.2&chunks=6&token=s", timeout=10) as response:
+        with httpx.stream(
+            "GET", f"{server.base_url}/stream?seconds=1.2&chunks=6&token=s", timeout=10
+        ) as response:
             return response.status_code, response.read().decode()
 
     future = pool.submit(stream)

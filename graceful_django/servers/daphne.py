@@ -43,7 +43,7 @@ class DaphneAdapter(ServerAdapter):
 
         for selectable in list(self.reactor.getReaders()):
             if isinstance(selectable, tcp.Port):
-                selectable.stopListening()
+                selectable.stopListening()  # type: ignore[no-untyped-call]
         for transport in self._connections():
             channel = getattr(transport.protocol, "_channel", None)
             if not isinstance(channel, HTTPChannel):
@@ -85,5 +85,5 @@ class DaphneAdapter(ServerAdapter):
             watch(transport)
         try:
             await asyncio.wait_for(all_closed, timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass  # the reactor's own shutdown drops whatever is left
