@@ -18,5 +18,11 @@ class GracefulDjangoConfig(AppConfig):
 
         checks.register()
         connection_created.connect(db.remember_connection, dispatch_uid="graceful_django.db")
+        from django.core.signals import request_finished
+
+        from . import builtin_hooks
+
+        # The close-caches hook closes every cache a request used, whatever its thread.
+        request_finished.connect(builtin_hooks.remember_caches, dispatch_uid="graceful.caches")
         metrics.Metrics.get_instance().watch(get_coordinator())
         shutdown_finished.connect(metrics.record_shutdown, dispatch_uid="graceful_django.metrics")

@@ -67,5 +67,7 @@ def check_middleware(**kwargs: Any) -> list[checks.CheckMessage]:
 
 
 def register() -> None:
-    for check in (check_timeout, check_retry_after, check_middleware):
+    from .hook_checks import ALL_CHECKS as HOOK_CHECKS
+
+    for check in (check_timeout, check_retry_after, check_middleware, *HOOK_CHECKS):
         checks.register(check)

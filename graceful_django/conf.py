@@ -66,5 +66,21 @@ class Settings:
         """Default timeout of a hook that does not name its own."""
         return self._get("GRACEFUL_HOOK_TIMEOUT", DEFAULT_HOOK_TIMEOUT)  # type: ignore[no-any-return]
 
+    @property
+    def GRACEFUL_DEREGISTER_URLS(self) -> list[str]:
+        """URLs the built-in deregister hook POSTs to at shutdown (service discovery)."""
+        return self._get("GRACEFUL_DEREGISTER_URLS", [])  # type: ignore[no-any-return]
+
+    @property
+    def GRACEFUL_DEREGISTER_TIMEOUT(self) -> float:
+        """Seconds each deregistration POST may take."""
+        value: float = self._get("GRACEFUL_DEREGISTER_TIMEOUT", DEFAULT_DEREGISTER_TIMEOUT)
+        return value
+
+    @property
+    def GRACEFUL_SAVE_STATE(self) -> str | None:
+        """Dotted path of a function (sync or async) the built-in save-state hook calls."""
+        return self._get("GRACEFUL_SAVE_STATE", None)  # type: ignore[no-any-return]
+
 
 conf = Settings()

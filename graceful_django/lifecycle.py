@@ -104,6 +104,13 @@ class Lifecycle:
         # interpreter's teardown of every module (about 0.25 s for Django + Twisted, and
         # where daphne dies of SIGSEGV when a sync thread is still around).
         atexit.register(exit_now, code)
+        # uvicorn returns through asyncio.run, whose cleanup cancels and then awaits, without
+        # a limit, every task left on the loop: a background task that ignored its
+        # cancellation (abandoned, named in the report) would hold the exit until the
+        # watchdog. Exit as soon as the server's main task is done instead, as atexit would.
+        main_task = _uvicorn_main_task()
+        if main_task is not None:
+            main_task.add_done_callback(lambda _: exit_now(code))
         await self.adapter.finish(code)
         return report
 
@@ -122,6 +129,13 @@ class Lifecycle:
             running or "the remaining shutdown steps",
         )
         exit_now(EXIT_DEADLINE)
+
+
+def _uvicorn_main_task() -> asyncio.Task[object] | None:
+    for task in asyncio.all_tasks():
+        if getattr(task.get_coro(), "__qualname__", "") == "Server.serve":
+            return task
+    return None
 
 
 def exit_now(code: int) -> None:

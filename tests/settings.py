@@ -16,3 +16,16 @@ from project.database import database_from_env  # noqa: E402
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]
 DATABASES = {"default": database_from_env(BASE_DIR)}
 ROOT_URLCONF = "tests.urls"
+
+# Knobs of the hook and background task tests (tests/test_hooks.py, tests/test_tasks.py).
+if os.environ.get("TEST_GRACEFUL_HOOKS"):
+    import json as _json
+
+    GRACEFUL_HOOKS = _json.loads(os.environ["TEST_GRACEFUL_HOOKS"])
+for _name in ("GRACEFUL_HOOK_TIMEOUT", "GRACEFUL_TASK_TIMEOUT"):
+    if os.environ.get(_name):
+        globals()[_name] = float(os.environ[_name])
+if os.environ.get("TEST_DEREGISTER_URL"):
+    GRACEFUL_DEREGISTER_URLS = [os.environ["TEST_DEREGISTER_URL"]]
+if os.environ.get("TEST_SAVE_STATE"):
+    GRACEFUL_SAVE_STATE = os.environ["TEST_SAVE_STATE"]
