@@ -26,3 +26,11 @@ class GracefulDjangoConfig(AppConfig):
         request_finished.connect(builtin_hooks.remember_caches, dispatch_uid="graceful.caches")
         metrics.Metrics.get_instance().watch(get_coordinator())
         shutdown_finished.connect(metrics.record_shutdown, dispatch_uid="graceful_django.metrics")
+        # Operating a drain: the control socket and the fleet listener start with the server.
+        from . import control, fleet
+        from .signals import server_started
+
+        for module in (control, fleet):
+            uid = f"graceful_django.{module.__name__}"
+            server_started.connect(module.on_server_started, dispatch_uid=uid)
+            shutdown_finished.connect(module.on_shutdown_finished, dispatch_uid=uid)

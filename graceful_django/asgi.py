@@ -17,6 +17,7 @@ import threading
 from typing import Any
 
 from .conf import conf
+from .health import is_health_path
 from .lifecycle import Lifecycle, get_lifecycle
 from .middleware import SCOPE_TICKET_KEY, request_label
 from .servers.base import GenericAdapter, ServerAdapter
@@ -54,6 +55,10 @@ class GracefulShutdown:
             attach_without_lifespan(self.lifecycle)
         coordinator = self.lifecycle.coordinator
         if coordinator.refusing:
+            if is_health_path(scope.get("path", "")):
+                # Probes must see the drain and must not hold it up: served, untracked.
+                await self.app(scope, receive, send)
+                return
             await send_refusal(send)
             return
         requests = coordinator.requests

@@ -68,6 +68,7 @@ def check_middleware(**kwargs: Any) -> list[checks.CheckMessage]:
 
 def register() -> None:
     from .hook_checks import ALL_CHECKS as HOOK_CHECKS
+    from .operations_checks import ALL_CHECKS as OPERATIONS_CHECKS
 
-    for check in (check_timeout, check_retry_after, check_middleware, *HOOK_CHECKS):
+    for check in (check_timeout, check_retry_after, check_middleware, *HOOK_CHECKS, *OPERATIONS_CHECKS):
         checks.register(check)

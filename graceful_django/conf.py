@@ -18,6 +18,7 @@ DEFAULT_WS_CLOSE_TIMEOUT = 5.0
 DEFAULT_TASK_TIMEOUT = 5.0
 DEFAULT_HOOK_TIMEOUT = 5.0
 DEFAULT_DEREGISTER_TIMEOUT = 2.0
+DEFAULT_HEALTH_PATHS = ("/healthz/live", "/healthz/ready")  # where graceful_django.urls puts them
 
 
 class Settings:
@@ -65,6 +66,21 @@ class Settings:
     def GRACEFUL_HOOK_TIMEOUT(self) -> float:
         """Default timeout of a hook that does not name its own."""
         return self._get("GRACEFUL_HOOK_TIMEOUT", DEFAULT_HOOK_TIMEOUT)  # type: ignore[no-any-return]
+
+    @property
+    def GRACEFUL_HEALTH_PATHS(self) -> tuple[str, ...]:
+        """Paths still answered while new work is refused (the health endpoints)."""
+        return self._get("GRACEFUL_HEALTH_PATHS", DEFAULT_HEALTH_PATHS)  # type: ignore[no-any-return]
+
+    @property
+    def GRACEFUL_RUNTIME_DIR(self) -> str | None:
+        """Private directory of the per-process state files and control sockets (None: default)."""
+        return self._get("GRACEFUL_RUNTIME_DIR", None)  # type: ignore[no-any-return]
+
+    @property
+    def GRACEFUL_FLEET_GROUP(self) -> str | None:
+        """Channel-layer group of this project's server processes (None: derived from settings)."""
+        return self._get("GRACEFUL_FLEET_GROUP", None)  # type: ignore[no-any-return]
 
     @property
     def GRACEFUL_DEREGISTER_URLS(self) -> list[str]:

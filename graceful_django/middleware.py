@@ -17,6 +17,7 @@ from django.http.response import HttpResponseBase
 
 from .conf import conf
 from .coordinator import get_coordinator
+from .health import is_health_path
 from .tracker import Ticket, Tracker
 
 # Set by the ASGI wrapper on the scope of each HTTP call it tracks.
@@ -50,6 +51,8 @@ class GracefulShutdownMiddleware:
             return self.__acall__(request)
         coordinator = get_coordinator()
         if coordinator.refusing:
+            if is_health_path(request.path):
+                return self.get_response(request)
             return _mark(request, refusal_response(), closing=True)
         ticket = _open_ticket(request, coordinator.requests)
         try:
@@ -62,6 +65,8 @@ class GracefulShutdownMiddleware:
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         coordinator = get_coordinator()
         if coordinator.refusing:
+            if is_health_path(request.path):
+                return await self.get_response(request)  # type: ignore[no-any-return]
             return _mark(request, refusal_response(), closing=True)
         ticket = _open_ticket(request, coordinator.requests)
         try:

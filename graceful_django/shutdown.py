@@ -23,7 +23,8 @@ def build_steps(coordinator: Coordinator, adapter: ServerAdapter) -> list[Step]:
     async def pre_drain_delay(deadline: Deadline) -> list[str]:
         # Readiness already fails; load balancers need this long to stop sending traffic.
         delay = deadline.share(float(conf.GRACEFUL_PRE_DRAIN_DELAY))
-        if delay > 0:
+        # Already refusing (`manage.py drain` in a preStop hook): they had their time.
+        if delay > 0 and not coordinator.refusing:
             # A delay by design, not a poll: nothing signals that load balancers caught up.
             await asyncio.sleep(delay)
         return []

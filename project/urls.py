@@ -4,6 +4,7 @@ from project.demo import views
 
 urlpatterns = [
     path("", include("django_prometheus.urls")),
+    path("", include("graceful_django.urls")),  # /healthz/live, /healthz/ready
     path("ping", views.ping),
     path("slow/sync", views.slow_sync),
     path("slow/async", views.slow_async),

@@ -17,6 +17,10 @@ INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]
 DATABASES = {"default": database_from_env(BASE_DIR)}
 ROOT_URLCONF = "tests.urls"
 
+# Per test, so that parallel tests' `manage.py drain` never see each other's servers.
+GRACEFUL_RUNTIME_DIR = os.environ.get("GRACEFUL_RUNTIME_DIR") or None
+GRACEFUL_FLEET_GROUP = os.environ.get("GRACEFUL_FLEET_GROUP") or None
+
 # Knobs of the hook and background task tests (tests/test_hooks.py, tests/test_tasks.py).
 if os.environ.get("TEST_GRACEFUL_HOOKS"):
     import json as _json

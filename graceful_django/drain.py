@@ -1,0 +1,237 @@
+"""`manage.py drain` on this host: find this project's server processes and drive them.
+
+Each process is reached over its control socket (`control.py`). A drain sends `drain`
+then `subscribe` and shows each pushed status until every process is drained (no longer
+ready, refusing new work, no request in flight) or the timeout passes. `--shutdown` then
+sends SIGTERM and waits for each process to exit: a pidfd tells when it is gone, or, where
+there are no pidfds, the end of its control connection (the kernel closes it at exit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .progress import ProgressView
+from .runtime_state import find_records, remove_state
+
+EXIT_OK = 0
+EXIT_TIMEOUT = 1  # or: a process could not be undrained / did not exit
+EXIT_NO_SERVER = 2
+EXIT_USAGE = 3
+# Beyond a server's own GRACEFUL_TIMEOUT, for its exit to be seen.
+EXIT_MARGIN = 5.0
+DEFAULT_SERVER_TIMEOUT = 30.0
+
+
+class DrainError(Exception):
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class Outcome:
+    action: str
+    code: int
+    message: str
+    statuses: dict[str, dict[str, Any]]
+    elapsed: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "exit_code": self.code,
+            "message": self.message,
+            "elapsed": round(self.elapsed, 3),
+            "servers": list(self.statuses.values()),
+        }
+
+
+def find_servers(directory: Path, project: str, pids: list[int]) -> list[dict[str, Any]]:
+    """The records to act on; raises before anything is sent to any server."""
+    records = find_records(directory, project)
+    known = {int(record["pid"]) for record in records}
+    unknown = [str(pid) for pid in pids if pid not in known]
+    if unknown:
+        raise DrainError(
+            f"no running server of this project with pid {', '.join(unknown)} "
+            f"(servers found in {directory}: {', '.join(map(str, sorted(known))) or 'none'}).",
+            EXIT_USAGE,
+        )
+    if pids:
+        records = [record for record in records if int(record["pid"]) in pids]
+    if not records:
+        raise DrainError(f"no running server of this project found in {directory}.", EXIT_NO_SERVER)
+    return records
+
+
+@dataclass(eq=False)
+class Connection:
+    record: dict[str, Any]
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    status: dict[str, Any] = field(default_factory=dict)
+    closed: bool = False
+    exited: bool = False
+    pidfd: int | None = None
+
+    @property
+    def pid(self) -> int:
+        return int(self.record["pid"])
+
+    @property
+    def key(self) -> str:
+        return str(self.pid)
+
+    def send(self, *ops: str) -> None:
+        self.writer.write(b"".join(json.dumps({"op": op}).encode() + b"\n" for op in ops))
+
+    async def reply(self) -> dict[str, Any]:
+        line = await self.reader.readline()
+        if not line:
+            raise ConnectionError(f"pid {self.pid} closed its control socket")
+        message: dict[str, Any] = json.loads(line)
+        if message.get("status"):
+            self.status = message["status"]
+        return message
+
+
+class LocalDrain:
+    def __init__(self, directory: Path, records: list[dict[str, Any]], view: ProgressView) -> None:
+        self.directory = directory
+        self.records = records
+        self.view = view
+        self.connections: list[Connection] = []
+        self.queue: asyncio.Queue[tuple[Connection, str]] = asyncio.Queue()
+
+    async def connect(self) -> None:
+        for record in self.records:
+            try:
+                reader, writer = await asyncio.open_unix_connection(record["socket"])
+            except OSError:
+                # Alive pid, dead socket: the pid was reused by another process.
+                remove_state(self.directory, int(record["pid"]))
+                continue
+            self.connections.append(Connection(record, reader, writer))
+        if not self.connections:
+            raise DrainError(
+                f"no running server of this project found in {self.directory}.", EXIT_NO_SERVER
+            )
+
+    async def run(self, action: str, timeout: float) -> Outcome:
+        started = time.monotonic()
+        await self.connect()
+        try:
+            code, message = await getattr(self, f"_{action}")(timeout)
+        finally:
+            for connection in self.connections:
+                connection.writer.close()
+        statuses = {c.key: self._shown(c) for c in self.connections}
+        self.view.finish(statuses)
+        return Outcome(action, code, message, statuses, time.monotonic() - started)
+
+    def _shown(self, connection: Connection) -> dict[str, Any]:
+        return {**connection.status, "gone": connection.closed, "exited": connection.exited}
+
+    async def _status(self, timeout: float) -> tuple[int, str]:
+        for connection in self.connections:
+            connection.send("status")
+            await connection.reply()
+        return EXIT_OK, f"{len(self.connections)} server(s) found"
+
+    async def _undrain(self, timeout: float) -> tuple[int, str]:
+        failed = []
+        for connection in self.connections:
+            connection.send("undrain")
+            reply = await connection.reply()
+            if not reply.get("ok") or not connection.status.get("ready"):
+                failed.append(f"pid {connection.pid}: {reply.get('error', 'not ready')}")
+        if failed:
+            return EXIT_TIMEOUT, "could not undrain " + "; ".join(failed)
+        return EXIT_OK, f"{len(self.connections)} server(s) serving again"
+
+    async def _drain(self, timeout: float) -> tuple[int, str]:
+        for connection in self.connections:
+            connection.send("drain", "subscribe")
+            await connection.reply()  # the drain's own answer; progress follows
+            asyncio.ensure_future(self._follow(connection))
+        if await self._watch(lambda c: c.closed or bool(c.status.get("drained")), timeout):
+            return EXIT_OK, f"{len(self.connections)} server(s) drained"
+        busy = [
+            f"pid {c.pid} ({c.status.get('requests')} requests)"
+            for c in self.connections
+            if not (c.closed or c.status.get("drained"))
+        ]
+        return EXIT_TIMEOUT, f"timed out after {timeout:g}s; still in flight: {', '.join(busy)}"
+
+    async def _shutdown(self, timeout: float) -> tuple[int, str]:
+        code, message = await self._drain(timeout)
+        wait = 0.0
+        for connection in self.connections:
+            if not connection.closed:
+                self._terminate(connection)
+                wait = max(wait, connection.status.get("timeout") or DEFAULT_SERVER_TIMEOUT)
+        if not await self._watch(self._has_exited, wait + EXIT_MARGIN):
+            left = [str(c.pid) for c in self.connections if not self._has_exited(c)]
+            return EXIT_TIMEOUT, f"pid {', '.join(left)} did not exit"
+        if code != EXIT_OK:
+            return code, message + "; stopped anyway"
+        return EXIT_OK, f"{len(self.connections)} server(s) drained and stopped"
+
+    def _terminate(self, connection: Connection) -> None:
+        # The pidfd is taken while our connection proves the pid is still that server.
+        try:
+            connection.pidfd = os.pidfd_open(connection.pid)
+        except (AttributeError, OSError):
+            connection.pidfd = None
+        else:
+            asyncio.get_running_loop().add_reader(connection.pidfd, self._on_exit, connection)
+        try:
+            os.kill(connection.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            self._on_exit(connection)
+
+    def _on_exit(self, connection: Connection) -> None:
+        if connection.pidfd is not None:
+            asyncio.get_running_loop().remove_reader(connection.pidfd)
+            os.close(connection.pidfd)
+            connection.pidfd = None
+        connection.exited = True
+        self.queue.put_nowait((connection, "exited"))
+
+    @staticmethod
+    def _has_exited(connection: Connection) -> bool:
+        return connection.exited or (connection.closed and connection.pidfd is None)
+
+    async def _follow(self, connection: Connection) -> None:
+        while True:
+            try:
+                await connection.reply()
+            except (ConnectionError, ValueError):
+                connection.closed = True
+                self.queue.put_nowait((connection, "closed"))
+                return
+            self.queue.put_nowait((connection, "status"))
+
+    async def _watch(self, done: Callable[[Connection], bool], timeout: float) -> bool:
+        """Show each change until `done` holds for every process; False on timeout."""
+        deadline = time.monotonic() + timeout
+        for connection in self.connections:
+            self.view.update(connection.key, self._shown(connection))
+        while not all(done(connection) for connection in self.connections):
+            try:
+                connection, _ = await asyncio.wait_for(
+                    self.queue.get(), deadline - time.monotonic()
+                )
+            except TimeoutError:
+                return False
+            self.view.update(connection.key, self._shown(connection))
+        return True

@@ -1,0 +1,225 @@
+"""Reaching every server process of the project through the channel layer: `drain --fleet`.
+
+Each server process listens on a channel of its own, added to the project's group
+(GRACEFUL_FLEET_GROUP, by default derived from SECRET_KEY and the settings module). The
+command sends one control message to the group and collects the replies on a reply
+channel of its own. Anyone who can write to the Redis can write to the group, so every
+message carries an HMAC (a key derived from SECRET_KEY for this purpose only, as
+django.core.signing does), a timestamp and a nonce; unsigned, forged, stale and replayed
+messages are ignored and counted (`fleet_rejected` in the status). Replies are signed
+too, and bound to the request's nonce.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+from typing import Any
+
+from django.conf import settings
+from django.utils.crypto import constant_time_compare, salted_hmac
+
+from .conf import conf
+from .control import answer
+from .coordinator import get_coordinator
+from .servers.base import ServerAdapter
+from .status import StatusFeed, extras, start_feed
+
+logger = logging.getLogger("graceful_django")
+
+REQUEST_PURPOSE = "graceful_django.fleet.request"
+REPLY_PURPOSE = "graceful_django.fleet.reply"
+MESSAGE_TYPE = "graceful.control"
+OPS = ("status", "drain", "undrain")
+# Clocks of a fleet agree to NTP precision; a message older than this is a replay.
+MAX_AGE = 30.0
+RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
+
+
+def default_group() -> str:
+    digest = salted_hmac(
+        "graceful_django.fleet.group", settings.SETTINGS_MODULE, algorithm="sha256"
+    )
+    return f"graceful_django.{digest.hexdigest()[:24]}"
+
+
+def group_name() -> str:
+    return conf.GRACEFUL_FLEET_GROUP or default_group()
+
+
+def is_cross_process(layer: Any) -> bool:
+    from channels.layers import InMemoryChannelLayer
+
+    return layer is not None and not isinstance(layer, InMemoryChannelLayer)
+
+
+def signature(message: dict[str, Any], purpose: str) -> str:
+    body = {key: value for key, value in message.items() if key != "sig"}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return salted_hmac(purpose, canonical, algorithm="sha256").hexdigest()
+
+
+def signed(message: dict[str, Any], purpose: str) -> dict[str, Any]:
+    return {**message, "sig": signature(message, purpose)}
+
+
+def request(op: str, reply_to: str, follow: float) -> dict[str, Any]:
+    """A control message; `follow`: seconds the sender waits for progress."""
+    message = {
+        "type": MESSAGE_TYPE,
+        "op": op,
+        "reply_to": reply_to,
+        "follow": follow,
+        "ts": time.time(),
+        "nonce": secrets.token_hex(16),
+    }
+    return signed(message, REQUEST_PURPOSE)
+
+
+def reply_is_genuine(reply: dict[str, Any], nonce: str) -> bool:
+    sig = reply.get("sig")
+    return (
+        isinstance(sig, str)
+        and constant_time_compare(sig, signature(reply, REPLY_PURPOSE))
+        and reply.get("nonce") == nonce
+    )
+
+
+class Verifier:
+    """Accepts each genuine, fresh request once; counts the rest by reason."""
+
+    def __init__(self, max_age: float = MAX_AGE) -> None:
+        self.max_age = max_age
+        self.seen: dict[str, float] = {}
+        self.rejected = {"unsigned": 0, "forged": 0, "stale": 0, "replayed": 0}
+
+    def reason_to_reject(self, message: dict[str, Any]) -> str | None:
+        sig = message.get("sig")
+        if not isinstance(sig, str):
+            return "unsigned"
+        if not constant_time_compare(sig, signature(message, REQUEST_PURPOSE)):
+            return "forged"
+        now = time.time()
+        sent = message.get("ts")
+        if not isinstance(sent, (int, float)) or abs(now - sent) > self.max_age:
+            return "stale"
+        # Nonces older than max_age can go: their messages are stale anyway.
+        self.seen = {nonce: at for nonce, at in self.seen.items() if now - at <= self.max_age}
+        nonce = str(message.get("nonce"))
+        if nonce in self.seen:
+            return "replayed"
+        self.seen[nonce] = now
+        return None
+
+    def check(self, message: Any) -> bool:
+        reason = self.reason_to_reject(message if isinstance(message, dict) else {})
+        if reason is None:
+            return True
+        self.rejected[reason] += 1
+        logger.warning("ignored a %s fleet control message", reason)
+        return False
+
+
+class FleetListener:
+    def __init__(self, layer: Any, group: str, feed: StatusFeed) -> None:
+        self.layer = layer
+        self.group = group
+        self.feed = feed
+        self.verifier = Verifier()
+        self.channel: str | None = None
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self) -> None:
+        failures = 0
+        while True:
+            try:
+                await self._listen()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # Redis away: keep serving, try again later
+                delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
+                failures += 1
+                logger.warning("fleet control unavailable (%s); retrying in %.0fs", error, delay)
+                await asyncio.sleep(delay)
+
+    async def _listen(self) -> None:
+        if self.channel is None:
+            self.channel = await self.layer.new_channel("graceful_django.")
+        await self.layer.group_add(self.group, self.channel)
+        logger.info("fleet control on channel layer group %s", self.group)
+        while True:
+            message = await self.layer.receive(self.channel)
+            if self.verifier.check(message):
+                self._spawn(self._handle(message))
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _reply(self, message: dict[str, Any], body: dict[str, Any]) -> None:
+        reply = {**body, "nonce": message["nonce"], "ts": time.time()}
+        await self.layer.send(message["reply_to"], signed(reply, REPLY_PURPOSE))
+
+    async def _handle(self, message: dict[str, Any]) -> None:
+        op = message.get("op")
+        if op not in OPS:
+            await self._reply(message, {"ok": False, "error": f"unknown op {op!r}"})
+            return
+        reply = answer(str(op), self.feed)
+        await self._reply(message, reply)
+        if op != "drain" or reply["status"]["drained"]:
+            return
+        follow = message.get("follow")
+        seconds = max(0.0, float(follow)) if isinstance(follow, (int, float)) else 0.0
+        statuses = self.feed.watch()
+        try:
+            async with asyncio.timeout(seconds):
+                async for status in statuses:
+                    await self._reply(message, {"ok": True, "op": "progress", "status": status})
+                    if status["drained"]:
+                        return
+        except TimeoutError:
+            pass  # the sender has stopped waiting
+        finally:
+            await statuses.aclose()
+
+    async def stop(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        if self.channel is not None:
+            await self.layer.group_discard(self.group, self.channel)
+
+
+_listener: FleetListener | None = None
+_task: asyncio.Task[None] | None = None
+_leaving: set[asyncio.Future[None]] = set()
+
+
+def on_server_started(
+    sender: Any, loop: asyncio.AbstractEventLoop, adapter: ServerAdapter, **kwargs: Any
+) -> None:
+    """`server_started` receiver: listen for fleet control when the layer spans processes."""
+    global _listener, _task
+    from channels.layers import get_channel_layer
+
+    try:
+        layer = get_channel_layer()
+    except Exception as error:  # a broken CHANNEL_LAYERS must not stop the server
+        logger.warning("fleet control disabled: %s", error)
+        return
+    if not is_cross_process(layer):
+        return
+    _listener = FleetListener(layer, group_name(), start_feed(get_coordinator(), adapter, loop))
+    extras["fleet_rejected"] = lambda: dict(_listener.verifier.rejected) if _listener else {}
+    _task = loop.create_task(_listener.run())
+
+
+def on_shutdown_finished(sender: Any, **kwargs: Any) -> None:
+    """Leave the group (best effort: the process may exit before Redis answers)."""
+    if _task is not None and _listener is not None:
+        _task.cancel()
+        _leaving.add(asyncio.ensure_future(_listener.stop(), loop=_task.get_loop()))

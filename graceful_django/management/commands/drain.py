@@ -1,0 +1,153 @@
+"""`manage.py drain`: take this project's server processes out of rotation and watch them empty.
+
+Exit codes:
+    0  every server drained (or: undrained, stopped, reported)
+    1  the timeout passed first, or a server could not be undrained or did not exit
+    2  no running server of this project was found
+    3  bad arguments (nothing was sent to any server)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from graceful_django.drain import EXIT_USAGE, DrainError, LocalDrain, Outcome, find_servers
+from graceful_django.progress import ProgressView
+from graceful_django.runtime_state import (
+    RuntimeDirError,
+    ensure_private_dir,
+    project_id,
+    runtime_dir,
+)
+
+DEFAULT_TIMEOUT = 30.0
+
+
+def _seconds(value: str, option: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0 or seconds == float("inf"):
+        raise DrainError(f"{option} must be a number of seconds >= 0, not {value!r}.", EXIT_USAGE)
+    return seconds
+
+
+def _pids(values: list[str]) -> list[int]:
+    pids = []
+    for value in values:
+        if not value.isdigit() or int(value) <= 0:
+            raise DrainError(
+                f"--pid must be a process id (a positive whole number), not {value!r}.", EXIT_USAGE
+            )
+        pids.append(int(value))
+    return pids
+
+
+class Command(BaseCommand):
+    help = (
+        "Drain this project's running server processes: readiness fails, new work gets a 503, "
+        "in-flight requests finish. Exit 0 drained, 1 timeout, 2 no server found, 3 bad arguments."
+    )
+    # A preStop hook must not fail on a check warning; this command touches no database.
+    requires_system_checks: list[str] = []
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--timeout",
+            default=str(DEFAULT_TIMEOUT),
+            help=f"seconds to wait for the drain (default {DEFAULT_TIMEOUT:g})",
+        )
+        parser.add_argument(
+            "--pid", action="append", default=[], help="only this server process (repeatable)"
+        )
+        action = parser.add_argument_group("what to do (default: drain)")
+        action.add_argument(
+            "--shutdown",
+            action="store_true",
+            help="after the drain, SIGTERM the processes and wait for them to exit",
+        )
+        action.add_argument("--undrain", action="store_true", help="put them back to serving")
+        action.add_argument("--status", action="store_true", help="only report their state")
+        parser.add_argument(
+            "--json", action="store_true", help="print one JSON document, no progress"
+        )
+        parser.add_argument(
+            "--fleet",
+            action="store_true",
+            help="every process of the project, on every host, over the channel layer",
+        )
+        parser.add_argument(
+            "--window",
+            default="1",
+            help="--fleet: seconds to wait for processes to answer (default 1)",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            outcome = self._run(options)
+        except DrainError as error:
+            if options["json"]:
+                self.stdout.write(
+                    json.dumps({"exit_code": error.code, "message": str(error), "servers": []})
+                )
+            raise CommandError(str(error), returncode=error.code) from error
+        if options["json"]:
+            self.stdout.write(json.dumps(outcome.as_dict(), indent=2))
+        elif outcome.code == 0:
+            self.stdout.write(outcome.message)
+        if outcome.code != 0:
+            raise CommandError(outcome.message, returncode=outcome.code)
+
+    def _run(self, options: dict[str, Any]) -> Outcome:
+        # Every argument is checked before any server hears from us.
+        timeout = _seconds(options["timeout"], "--timeout")
+        window = _seconds(options["window"], "--window")
+        pids = _pids(options["pid"])
+        chosen = [name for name in ("shutdown", "undrain", "status") if options[name]]
+        if len(chosen) > 1:
+            raise DrainError(f"choose one of --{' or --'.join(chosen)}.", EXIT_USAGE)
+        action = chosen[0] if chosen else "drain"
+        view = ProgressView(self.stdout, tty=self.stdout.isatty(), enabled=not options["json"])
+        if options["fleet"]:
+            return self._fleet(action, pids, timeout, window, view)
+        try:
+            directory = ensure_private_dir(runtime_dir())
+        except RuntimeDirError as error:
+            raise DrainError(f"{error}.", EXIT_USAGE) from error
+        records = find_servers(directory, project_id(), pids)
+        return asyncio.run(LocalDrain(directory, records, view).run(action, timeout))
+
+    def _fleet(
+        self, action: str, pids: list[int], timeout: float, window: float, view: ProgressView
+    ) -> Outcome:
+        from channels.layers import get_channel_layer
+
+        from graceful_django.fleet import group_name, is_cross_process
+        from graceful_django.fleet_client import FleetDrain
+
+        if action == "shutdown":
+            raise DrainError(
+                "--shutdown works on this host only; stop fleet processes with your "
+                "orchestrator once `drain --fleet` has drained them.",
+                EXIT_USAGE,
+            )
+        if pids:
+            raise DrainError(
+                "--pid names processes of this host; it cannot be combined with --fleet.",
+                EXIT_USAGE,
+            )
+        layer = get_channel_layer()
+        if not is_cross_process(layer):
+            name = type(layer).__name__ if layer is not None else "no channel layer"
+            raise DrainError(
+                f"--fleet needs a channel layer shared by every server process (e.g. "
+                f"channels_redis.core.RedisChannelLayer); CHANNEL_LAYERS['default'] is {name}, "
+                f"which cannot reach other processes.",
+                EXIT_USAGE,
+            )
+        return asyncio.run(FleetDrain(layer, group_name(), view, window).run(action, timeout))

@@ -1,0 +1,141 @@
+"""What one server process reports about itself, and a feed that pushes each change.
+
+Both control channels (the local socket and the fleet listener) answer with
+`process_status()` and stream `StatusFeed.watch()`. The feed is woken by the
+coordinator's phase changes and by the trackers' open/close observers (coalesced to at
+most one wake-up per loop turn, and only while somebody watches), so the request path
+pays one attribute test when nobody is watching.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+from collections.abc import AsyncGenerator, Callable
+from typing import Any
+
+from .conf import conf
+from .coordinator import Coordinator
+from .runtime_state import listening_addresses
+from .servers.base import ServerAdapter
+
+# A safety net only: every change we know of wakes the feed at once.
+HEARTBEAT = 1.0
+
+# Added to every status by other modules (the fleet listener's rejected-message count).
+extras: dict[str, Callable[[], Any]] = {}
+
+
+def is_drained(status: dict[str, Any]) -> bool:
+    """No longer ready, refusing new work, no HTTP request in flight.
+
+    Websockets and background tasks are reported but not waited for: they are long-lived
+    by nature, and the shutdown that follows closes them properly (close frame, cancel).
+    """
+    return bool(not status["ready"] and status["refusing"] and status["requests"] == 0)
+
+
+def process_status(coordinator: Coordinator, adapter: ServerAdapter | None) -> dict[str, Any]:
+    timeout = conf.GRACEFUL_TIMEOUT
+    status: dict[str, Any] = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "server": adapter.name if adapter is not None else "unknown",
+        "phase": coordinator.phase.value,
+        "ready": coordinator.ready,
+        "live": coordinator.live,
+        "refusing": coordinator.refusing,
+        "shutting_down": coordinator.shutting_down,
+        **coordinator.counts(),
+        "listening": listening_addresses(adapter) if adapter is not None else [],
+        "timeout": float(timeout) if isinstance(timeout, (int, float)) else None,
+    }
+    status["drained"] = is_drained(status)
+    for name, extra in extras.items():
+        status[name] = extra()
+    return status
+
+
+class StatusFeed:
+    def __init__(
+        self,
+        coordinator: Coordinator,
+        adapter: ServerAdapter | None,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self.coordinator = coordinator
+        self.adapter = adapter
+        self.loop = loop
+        self.started = time.time()
+        # Called on the loop after each phase change (the state file is rewritten then).
+        self.phase_listeners: list[Callable[[], None]] = []
+        self._wakeup = asyncio.Event()
+        self._watchers = 0
+        self._wake_pending = False
+        coordinator.on_change(self._phase_changed)
+        for tracker in (coordinator.requests, coordinator.websockets, coordinator.tasks):
+            observers = getattr(tracker, "observers", None)
+            if observers is not None:
+                observers.append(self._counted)
+
+    def status(self) -> dict[str, Any]:
+        return process_status(self.coordinator, self.adapter)
+
+    def _counted(self, delta: int) -> None:
+        # Any thread, every request: keep it to two attribute tests when idle.
+        if self._watchers and not self._wake_pending:
+            self._wake_pending = True
+            self._call_soon(self._wake)
+
+    def _phase_changed(self, coordinator: Coordinator) -> None:
+        self._call_soon(self._after_phase_change)
+
+    def _call_soon(self, callback: Callable[[], None]) -> None:
+        try:
+            self.loop.call_soon_threadsafe(callback)
+        except RuntimeError:
+            pass  # the loop is closed: the process is exiting
+
+    def _after_phase_change(self) -> None:
+        for listener in list(self.phase_listeners):
+            listener()
+        self._wake()
+
+    def _wake(self) -> None:
+        self._wake_pending = False
+        event, self._wakeup = self._wakeup, asyncio.Event()
+        event.set()
+
+    async def watch(self) -> AsyncGenerator[dict[str, Any], None]:
+        """The status now, then again after every change (never the same one twice)."""
+        self._watchers += 1
+        try:
+            last: dict[str, Any] | None = None
+            while True:
+                # Taken before reading the status, so a change in between is not lost.
+                event = self._wakeup
+                current = self.status()
+                if current != last:
+                    yield current
+                    last = current
+                try:
+                    await asyncio.wait_for(event.wait(), HEARTBEAT)
+                except TimeoutError:
+                    pass
+        finally:
+            self._watchers -= 1
+
+
+_feed: StatusFeed | None = None
+
+
+def start_feed(
+    coordinator: Coordinator, adapter: ServerAdapter | None, loop: asyncio.AbstractEventLoop
+) -> StatusFeed:
+    """One feed per process, shared by the control socket and the fleet listener."""
+    global _feed
+    if _feed is None or _feed.loop is not loop:
+        _feed = StatusFeed(coordinator, adapter, loop)
+    return _feed

@@ -1,0 +1,144 @@
+"""Issue 5: `manage.py drain --fleet` over a real Redis channel layer, and its signed messages."""
+
+# The fixtures imported from tests.operations are then parameters of the tests.
+# ruff: noqa: F811
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+import uuid
+
+import pytest
+from channels_redis.core import RedisChannelLayer
+
+from graceful_django import fleet
+from tests.operations import (  # noqa: F401  (fixtures)
+    control_server,
+    run_drain,
+    runtime_env,
+    start_slow_requests,
+    status_code,
+    wait_status,
+)
+
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+REDIS_URL = f"redis://{REDIS_HOST}:{REDIS_PORT}/9"
+LISTENING = "fleet control on channel layer group"
+
+
+def _redis_reachable() -> bool:
+    try:
+        socket.create_connection((REDIS_HOST, REDIS_PORT), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+pytestmark = pytest.mark.skipif(
+    not _redis_reachable(), reason=f"no Redis at {REDIS_HOST}:{REDIS_PORT} for the channel layer"
+)
+
+
+@pytest.fixture
+def fleet_env(runtime_env):
+    # A group of this test's own: other tests' servers on the same Redis never answer.
+    return {
+        **runtime_env,
+        "REDIS_URL": REDIS_URL,
+        "GRACEFUL_FLEET_GROUP": f"gd-test-{uuid.uuid4().hex}",
+    }
+
+
+@pytest.fixture
+def fleet_server(control_server, fleet_env):
+    def start(kind: str = "daphne"):
+        server = control_server(kind, env=fleet_env)
+        server.wait_for_log(LISTENING)
+        return server
+
+    return start
+
+
+def test_fleet_drains_three_processes_and_reports_each(fleet_server, fleet_env):
+    servers = [fleet_server("daphne"), fleet_server("daphne"), fleet_server("uvicorn")]
+    threads, results = start_slow_requests(
+        [f"{servers[0].base_url}/slow/async?seconds=1.5&token=f"]
+    )
+    wait_status(fleet_env, servers[0].process.pid, lambda s: s["requests"] >= 1)
+
+    result = run_drain(fleet_env, "--fleet", "--timeout", "10", "--json")
+    threads[0].join()
+    assert result.returncode == 0, result.stdout + result.stderr
+    document = json.loads(result.stdout)
+    assert sorted(s["pid"] for s in document["servers"]) == sorted(s.process.pid for s in servers)
+    assert all(s["drained"] and not s["ready"] for s in document["servers"])
+    assert results == [200]
+    for server in servers:
+        assert status_code(f"{server.base_url}/healthz/ready") == 503
+        assert status_code(f"{server.base_url}/ping") == 503
+
+    shown = run_drain(fleet_env, "--fleet", "--undrain")
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert shown.stdout.count(": serving, ") == 3 and "3 server(s) serving again" in shown.stdout
+    for server in servers:
+        assert status_code(f"{server.base_url}/ping") == 200
+
+
+def test_forged_stale_and_replayed_messages_change_nothing_and_are_counted(fleet_server, fleet_env):
+    server = fleet_server("daphne")
+    group = fleet_env["GRACEFUL_FLEET_GROUP"]
+
+    async def exchange() -> dict:
+        layer = RedisChannelLayer(hosts=[REDIS_URL])
+        reply_to = await layer.new_channel()
+
+        async def ask(message: dict) -> dict:
+            await layer.group_send(group, message)
+            while True:  # skip progress pushes of earlier requests
+                reply = await asyncio.wait_for(layer.receive(reply_to), 10)
+                if reply["nonce"] == message["nonce"] and reply["op"] == message["op"]:
+                    assert fleet.reply_is_genuine(reply, message["nonce"])
+                    return reply
+
+        unsigned = {
+            "type": fleet.MESSAGE_TYPE,
+            "op": "drain",
+            "reply_to": reply_to,
+            "follow": 0,
+            "ts": time.time(),
+            "nonce": uuid.uuid4().hex,
+        }
+        await layer.group_send(group, unsigned)
+        await layer.group_send(group, {**fleet.request("drain", reply_to, 0), "op": "undrain"})
+        stale = {**unsigned, "ts": time.time() - 120, "nonce": uuid.uuid4().hex}
+        await layer.group_send(group, fleet.signed(stale, fleet.REQUEST_PURPOSE))
+        # Messages of one channel are handled in order: this answer comes after the three.
+        first = await ask(fleet.request("status", reply_to, 0))
+
+        drain = fleet.request("drain", reply_to, 0)
+        drained = await ask(drain)
+        undrained = await ask(fleet.request("undrain", reply_to, 0))
+        await layer.group_send(group, drain)  # replayed verbatim
+        last = await ask(fleet.request("status", reply_to, 0))
+        return {"first": first, "drained": drained, "undrained": undrained, "last": last}
+
+    replies = asyncio.run(exchange())
+    first = replies["first"]["status"]
+    assert first["ready"] is True
+    assert first["fleet_rejected"] == {"unsigned": 1, "forged": 1, "stale": 1, "replayed": 0}
+    assert replies["drained"]["status"]["drained"] is True
+    assert replies["undrained"]["status"]["ready"] is True
+    last = replies["last"]["status"]
+    assert last["ready"] is True  # the replayed drain did nothing
+    assert last["fleet_rejected"] == {"unsigned": 1, "forged": 1, "stale": 1, "replayed": 1}
+    assert status_code(f"{server.base_url}/ping") == 200
+    assert server.output.count("ignored a replayed fleet control message") == 1
+
+
+def test_fleet_with_nobody_listening_exits_2(fleet_env):
+    result = run_drain(fleet_env, "--fleet", "--status", "--window", "0.5")
+    assert result.returncode == 2
+    assert "no server of this project answered" in result.stderr

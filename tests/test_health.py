@@ -1,0 +1,105 @@
+"""Issue 5: readiness and liveness endpoints, and the pre-drain delay, on real servers."""
+
+# The fixtures imported from tests.operations are then parameters of the tests.
+# ruff: noqa: F811
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+
+import httpx
+import pytest
+
+from tests.operations import (  # noqa: F401  (fixtures)
+    control_request,
+    control_server,
+    runtime_env,
+    start_slow_requests,
+    status_code,
+    wait_status,
+)
+
+SERVERS = ["daphne", "uvicorn"]
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_readiness_fails_within_50ms_of_sigterm_while_liveness_stays(server_factory, kind):
+    server = server_factory(kind, env={"GRACEFUL_PRE_DRAIN_DELAY": "2"})
+    with httpx.Client(base_url=server.base_url, timeout=5) as client:
+        assert client.get("/healthz/ready").status_code == 200
+        sent = server.send(signal.SIGTERM)
+        # Back to back from the signal on: the first 503 dates the flip.
+        while (response := client.get("/healthz/ready")).status_code == 200:
+            assert time.monotonic() - sent < 1.0, "readiness still 200 after 1s"
+        flipped = time.monotonic() - sent
+        live = client.get("/healthz/live")
+    assert response.status_code == 503
+    assert response.json()["phase"] == "draining"
+    print(f"{kind}: readiness flipped {flipped * 1000:.1f} ms after SIGTERM")
+    assert flipped < 0.05, f"readiness flipped {flipped * 1000:.1f} ms after SIGTERM"
+    assert live.status_code == 200
+    assert server.wait_exit(10) == 0, server.output
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_pre_drain_delay_serves_then_refuses_new_connections(server_factory, kind):
+    server = server_factory(kind, env={"GRACEFUL_PRE_DRAIN_DELAY": "2"})
+    threads, results = start_slow_requests([f"{server.base_url}/slow/async?seconds=3&token=pre"])
+    # The view writes its row first: wait until it is in the view, through the database.
+    from project.demo.models import Write
+
+    wait = threading.Event()
+    while not Write.objects.filter(token="pre").exists():
+        wait.wait(0.02)
+    sent = server.send(signal.SIGTERM)
+    server.wait_for_log("shutdown step: pre-drain delay")
+    statuses: list[tuple[float, int | str]] = []
+    # A fresh connection each time (a client behind a load balancer that has not caught up).
+    while True:
+        status = status_code(f"{server.base_url}/ping", timeout=2)
+        statuses.append((time.monotonic() - sent, status))
+        if status != 200 or time.monotonic() - sent > 4:
+            break
+        wait.wait(0.1)  # pacing the sampling, not waiting for a condition
+    refused_at, refused = statuses[-1]
+    served = [at for at, status in statuses if status == 200]
+    assert refused in ("ConnectError", 503), statuses
+    assert served and max(served) > 1.7, statuses  # served normally during the delay
+    assert 2.0 <= refused_at < 2.6, statuses
+    threads[0].join()
+    assert results == [200]  # in-flight work completed
+    assert server.wait_exit(10) == 0, server.output
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_health_endpoints_answer_while_work_is_refused(control_server, runtime_env, kind):
+    server = control_server(kind)
+    [reply] = control_request(runtime_env, server.process.pid, b'{"op": "drain"}\n')
+    assert reply["status"]["refusing"] is True
+    ready = httpx.get(f"{server.base_url}/healthz/ready")
+    assert ready.status_code == 503
+    assert ready.json() == {
+        "status": "unavailable",
+        "phase": "draining",
+        "requests": 0,
+        "websockets": 0,
+        "tasks": 0,
+    }
+    assert ready.headers["cache-control"] == "no-store"
+    assert httpx.get(f"{server.base_url}/healthz/live").json()["status"] == "ok"
+    assert status_code(f"{server.base_url}/ping") == 503
+    # Probes are not tracked as in-flight work, so they cannot hold a drain up.
+    [reply] = control_request(runtime_env, server.process.pid, b'{"op": "status"}\n')
+    assert reply["status"]["requests"] == 0 and reply["status"]["drained"] is True
+    assert "Service Unavailable: /healthz/ready" not in server.output  # not logged as an error
+
+
+@pytest.mark.django_db
+def test_health_endpoints_never_touch_the_database(client, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        ready = client.get("/healthz/ready")
+        live = client.get("/healthz/live")
+    assert (ready.status_code, live.status_code) == (200, 200)
+    assert ready.json()["phase"] == "running"
