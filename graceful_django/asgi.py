@@ -19,6 +19,7 @@ from typing import Any
 from .conf import conf
 from .health import is_health_path
 from .lifecycle import Lifecycle, get_lifecycle
+from .metrics import Metrics
 from .middleware import SCOPE_TICKET_KEY, request_label
 from .servers.base import GenericAdapter, ServerAdapter
 from .servers.daphne import DaphneAdapter, running_under_daphne
@@ -89,6 +90,7 @@ class GracefulShutdown:
 
 
 async def send_refusal(send: Any) -> None:
+    Metrics.get_instance().refused.inc()
     body = b"Service is shutting down; retry shortly.\n"
     await send(
         {
@@ -107,6 +109,7 @@ async def send_refusal(send: Any) -> None:
 
 _arm_lock = threading.Lock()
 _armed_daphne = False
+_warned_not_main_thread = False
 
 
 def arm_under_daphne(lifecycle: Lifecycle) -> None:
@@ -128,7 +131,10 @@ def _generic_adapter() -> GenericAdapter:
 
 def attach_without_lifespan(lifecycle: Lifecycle) -> None:
     """A server that sent no lifespan startup (or `--lifespan off`): arm on first request."""
+    global _warned_not_main_thread
     if threading.current_thread() is not threading.main_thread():
-        logger.warning("cannot install signal handlers outside the main thread")
+        if not _warned_not_main_thread:
+            _warned_not_main_thread = True
+            logger.warning("not armed: signal handlers can only be installed in the main thread")
         return
     lifecycle.attach(_generic_adapter(), asyncio.get_running_loop())

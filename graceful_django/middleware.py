@@ -18,6 +18,7 @@ from django.http.response import HttpResponseBase
 from .conf import conf
 from .coordinator import get_coordinator
 from .health import is_health_path
+from .metrics import Metrics
 from .tracker import Ticket, Tracker
 
 # Set by the ASGI wrapper on the scope of each HTTP call it tracks.
@@ -29,6 +30,7 @@ def request_label(method: str, path: str) -> str:
 
 
 def refusal_response() -> HttpResponse:
+    Metrics.get_instance().refused.inc()
     response = HttpResponse(
         "Service is shutting down; retry shortly.\n", status=503, content_type="text/plain"
     )
@@ -103,7 +105,7 @@ def _finish(
     if ticket is None:
         return response
     # Django calls the closers once the body is sent (WSGI servers call close() too).
-    response._resource_closers.append(lambda: tracker.close(ticket))
+    response._resource_closers.append(lambda: tracker.close(ticket))  # type: ignore[attr-defined]
     if response.streaming:
         # A streaming response stays in flight until its last chunk, even if close() is late.
         content = response.streaming_content  # type: ignore[attr-defined]

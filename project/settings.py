@@ -55,5 +55,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "loggers": {"graceful_django": {"handlers": ["console"], "level": "INFO", "propagate": False}},
+    "loggers": {
+        "graceful_django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "project.demo": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }

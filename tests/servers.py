@@ -128,6 +128,19 @@ class ServerProcess:
         assert ok
         return line
 
+    def wait_for_count(self, pattern: str, count: int, timeout: float = 10.0) -> None:
+        """Wait until `count` output lines match `pattern`."""
+        regex = re.compile(pattern)
+
+        def seen() -> int:
+            return sum(1 for line in self.lines if regex.search(line))
+
+        with self._condition:
+            self._condition.wait_for(lambda: seen() >= count or self.exited_at is not None, timeout)
+            found = seen()
+        if found < count:
+            raise AssertionError(f"{found} of {count} lines matching {pattern!r}:\n{self.output}")
+
     def send(self, signum: int = signal.SIGTERM) -> float:
         assert self.process is not None
         self.process.send_signal(signum)

@@ -15,11 +15,18 @@ from project.database import database_from_env  # noqa: E402
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]
 DATABASES = {"default": database_from_env(BASE_DIR)}
+# One test database per pytest run, so that runs in parallel never drop each other's.
+DATABASES["default"]["TEST"] = {"NAME": f"test_graceful_{os.getpid()}"}
 ROOT_URLCONF = "tests.urls"
 
 # Per test, so that parallel tests' `manage.py drain` never see each other's servers.
 GRACEFUL_RUNTIME_DIR = os.environ.get("GRACEFUL_RUNTIME_DIR") or None
 GRACEFUL_FLEET_GROUP = os.environ.get("GRACEFUL_FLEET_GROUP") or None
+
+# Knobs of the websocket tests (tests/test_websockets.py), set per server process.
+GRACEFUL_WS_CLOSE_TIMEOUT = float(os.environ.get("GRACEFUL_WS_CLOSE_TIMEOUT", "5"))
+if os.environ.get("TEST_CHANNEL_LAYER") == "none":
+    CHANNEL_LAYERS = {}
 
 # Knobs of the hook and background task tests (tests/test_hooks.py, tests/test_tasks.py).
 if os.environ.get("TEST_GRACEFUL_HOOKS"):

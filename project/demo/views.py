@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 
 from .models import Write
+
+logger = logging.getLogger(__name__)
 
 
 def _seconds(request: HttpRequest) -> float:
@@ -22,6 +25,7 @@ def ping(request: HttpRequest) -> HttpResponse:
 def slow_sync(request: HttpRequest) -> JsonResponse:
     token = request.GET.get("token", "")
     Write.objects.create(kind="sync", token=token)
+    logger.info("wrote sync %s", token)
     time.sleep(_seconds(request))  # stands for real work done after the write
     return JsonResponse({"token": token, "kind": "sync"})
 
@@ -29,6 +33,7 @@ def slow_sync(request: HttpRequest) -> JsonResponse:
 async def slow_async(request: HttpRequest) -> JsonResponse:
     token = request.GET.get("token", "")
     await Write.objects.acreate(kind="async", token=token)
+    logger.info("wrote async %s", token)
     await asyncio.sleep(_seconds(request))
     return JsonResponse({"token": token, "kind": "async"})
 
