@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import logging
 import threading
 from collections.abc import Callable, Coroutine
@@ -86,10 +87,12 @@ class BackgroundWork:
         tracker: Callable[[], Tracker],
         loop: LoopGetter,
         on_thread_exit: Callable[[], Any] | None = None,
+        task_context: Callable[[], contextvars.Context] | None = None,
     ) -> None:
         self._tracker = tracker
         self._loop = loop
         self._on_thread_exit = on_thread_exit
+        self._task_context = task_context or contextvars.copy_context
         self._tasks: dict[asyncio.Task[Any], TaskInfo] = {}
         self._threads: set[BackgroundThread] = set()
         self._lock = threading.Lock()
@@ -121,7 +124,7 @@ class BackgroundWork:
     def _spawn(
         self, loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any], info: TaskInfo
     ) -> asyncio.Task[Any]:
-        task = loop.create_task(coro, name=info.name)
+        task = loop.create_task(coro, name=info.name, context=self._task_context())
         self._tasks[task] = info
         task.add_done_callback(self._task_done)
         return task

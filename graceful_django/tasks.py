@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from asgiref.sync import SyncToAsync
 from django.db import connections
 
 from .background import BackgroundThread, BackgroundWork, ShuttingDown
@@ -36,9 +38,23 @@ def _server_loop() -> asyncio.AbstractEventLoop | None:
     return get_lifecycle().loop
 
 
+def _task_context() -> contextvars.Context:
+    """The caller's context, minus the request's thread-sensitive executor.
+
+    A task outlives the request that started it; with the request's context asgiref would
+    give its ORM calls a new executor thread (and database connection) per finished
+    request, never shut down. Without it they use asgiref's one shared sync thread.
+    """
+    context = contextvars.copy_context()
+    context.run(SyncToAsync.thread_sensitive_context.set, None)  # type: ignore[arg-type]
+    return context
+
+
 def _new_work() -> BackgroundWork:
     # Threads close the database connections they opened, as Django does after a request.
-    return BackgroundWork(lambda: get_coordinator().tasks, _server_loop, connections.close_all)
+    return BackgroundWork(
+        lambda: get_coordinator().tasks, _server_loop, connections.close_all, _task_context
+    )
 
 
 _work = _new_work()

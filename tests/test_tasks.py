@@ -168,6 +168,29 @@ def test_a_sync_caller_without_a_server_loop_is_told_so():
         work.start_task(asyncio.sleep(1), name="orphan")
 
 
+def test_a_task_outliving_its_request_uses_the_shared_sync_thread():
+    """Not a new executor thread (and DB connection) per finished request, never shut down."""
+    from asgiref.sync import ThreadSensitiveContext, sync_to_async
+
+    def which() -> threading.Thread:
+        return threading.current_thread()
+
+    async def after(gate: asyncio.Event) -> threading.Thread:
+        await gate.wait()
+        return await sync_to_async(which)()
+
+    async def scenario() -> tuple[threading.Thread, threading.Thread]:
+        gate = asyncio.Event()
+        async with ThreadSensitiveContext():  # what Django's ASGIHandler wraps a request in
+            task = tasks.start_task(after(gate), name="outlives-request")
+        gate.set()
+        assert isinstance(task, asyncio.Task)
+        return await task, await sync_to_async(which)()
+
+    in_task, shared = run(scenario())
+    assert in_task is shared
+
+
 @pytest.mark.django_db(transaction=True)
 def test_module_api_tracks_in_the_coordinator_and_threads_close_their_connection():
     pids: list[int] = []
