@@ -69,6 +69,8 @@ def check_middleware(**kwargs: Any) -> list[checks.CheckMessage]:
 def register() -> None:
     from .hook_checks import ALL_CHECKS as HOOK_CHECKS
     from .operations_checks import ALL_CHECKS as OPERATIONS_CHECKS
+    from .websocket_checks import ALL_CHECKS as WEBSOCKET_CHECKS
 
-    for check in (check_timeout, check_retry_after, check_middleware, *HOOK_CHECKS, *OPERATIONS_CHECKS):
+    core = (check_timeout, check_retry_after, check_middleware)
+    for check in (*core, *HOOK_CHECKS, *WEBSOCKET_CHECKS, *OPERATIONS_CHECKS):
         checks.register(check)

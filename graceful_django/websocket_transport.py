@@ -1,0 +1,94 @@
+"""Saying what the ASGI `websocket.*` messages cannot say to daphne.
+
+daphne hands a `websocket.close` to autobahn's `sendClose`, which accepts only 1000 and
+3000-4999 (1001 or 1012 raise inside daphne and leave the socket open) and drops the
+reason; and it refuses a handshake only with a 403. The `send` callable daphne gives the
+application is `functools.partial(server.handle_reply, protocol)`, so the protocol is at
+hand: its `sendCloseFrame` sends any code with a reason (daphne itself uses it for 1011),
+and its handshake can be denied with a 503.
+
+uvicorn needs none of this: it takes any code and reason in `websocket.close`, and
+answers a handshake with any HTTP response through the `websocket.http.response` extension.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from typing import Any
+
+RETRY_HANDSHAKE_STATUS = 503
+REFUSAL_BODY = b"Service is shutting down; reconnect shortly.\n"
+MAX_REASON_BYTES = 123  # a close frame's payload is at most 125 bytes, 2 of them the code
+
+_RESERVED_CODES = frozenset({1004, 1005, 1006, 1015})
+
+
+def is_sendable_close_code(code: object) -> bool:
+    """A code a server may put in a close frame: registered 1000-1014 or application 3000-4999."""
+    if not isinstance(code, int) or isinstance(code, bool):
+        return False
+    return (1000 <= code <= 1014 and code not in _RESERVED_CODES) or 3000 <= code <= 4999
+
+
+def encode_reason(reason: str) -> bytes:
+    """UTF-8, cut to what a close frame can hold without splitting a character."""
+    return reason.encode("utf-8")[:MAX_REASON_BYTES].decode("utf-8", "ignore").encode("utf-8")
+
+
+def daphne_protocol(send: Any) -> Any | None:
+    """daphne's WebSocketProtocol behind an ASGI `send`, or None under any other server."""
+    if isinstance(send, functools.partial) and send.args:
+        protocol = send.args[0]
+        if hasattr(protocol, "sendCloseFrame") and hasattr(protocol, "STATE_OPEN"):
+            return protocol
+    return None
+
+
+def send_close_frame(protocol: Any, code: int, reason: str) -> bool:
+    """Start the closing handshake; False when the socket is not open (any more)."""
+    if protocol.state != protocol.STATE_OPEN:
+        return False
+    payload = encode_reason(reason) if reason else None
+    protocol.sendCloseFrame(code=code, reasonUtf8=payload, isReply=False)
+    return True
+
+
+def deny_daphne_handshake(protocol: Any, status: int) -> bool:
+    """Answer a pending handshake with `status`, as daphne's own `serverReject` does with 403."""
+    deferred = getattr(protocol, "handshake_deferred", None)
+    if deferred is None:
+        return False
+    from autobahn.websocket.types import ConnectionDeny
+
+    del protocol.handshake_deferred
+    deferred.errback(ConnectionDeny(code=status, reason="Service Unavailable"))  # type: ignore[no-untyped-call]
+    protocol.server.protocol_disconnected(protocol)
+    return True
+
+
+async def refuse_handshake(scope: dict[str, Any], send: Any, retry_after: int) -> None:
+    """Refuse a handshake that has not been accepted: HTTP 503 where the server allows it."""
+    if "websocket.http.response" in (scope.get("extensions") or {}):
+        await send(
+            {
+                "type": "websocket.http.response.start",
+                "status": RETRY_HANDSHAKE_STATUS,
+                "headers": [
+                    (b"content-type", b"text/plain; charset=utf-8"),
+                    (b"retry-after", str(retry_after).encode()),
+                ],
+            }
+        )
+        await send({"type": "websocket.http.response.body", "body": REFUSAL_BODY})
+        # uvicorn's websockets-sansio logs a spurious "ASGI callable returned without
+        # completing handshake" ERROR when the app returns before the connection is lost
+        # (Kludex/uvicorn#3138). Its transport was just closed and reports the loss on the
+        # loop's next turn; yielding once lets that happen first.
+        await asyncio.sleep(0)
+        return
+    protocol = daphne_protocol(send)
+    if protocol is not None and deny_daphne_handshake(protocol, RETRY_HANDSHAKE_STATUS):
+        return
+    # Any other server: a close before the accept is a refusal (most answer 403).
+    await send({"type": "websocket.close", "code": 1013})
