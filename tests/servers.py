@@ -92,6 +92,9 @@ class ServerProcess:
         )
         threading.Thread(target=self._read, daemon=True).start()
         self.wait_for_log(ARMED, timeout)
+        if self.kind == "uvicorn":
+            # uvicorn sends lifespan startup (where we arm) before it binds its socket.
+            self.wait_for_log("Uvicorn running on", timeout)
         return self
 
     def _read(self) -> None:
