@@ -51,7 +51,7 @@ def check_middleware(**kwargs: Any) -> list[checks.CheckMessage]:
         return [
             checks.Error(
                 f"{MIDDLEWARE_PATH} is not in MIDDLEWARE; in-flight requests are not tracked.",
-                hint="Add it first in MIDDLEWARE, so that it also sees the responses of the others.",
+                hint="Add it first in MIDDLEWARE, so that it sees the responses of all others.",
                 id="graceful_django.E003",
             )
         ]
@@ -59,7 +59,7 @@ def check_middleware(**kwargs: Any) -> list[checks.CheckMessage]:
         return [
             checks.Warning(
                 f"{MIDDLEWARE_PATH} is not first in MIDDLEWARE.",
-                hint="Middleware above it can answer requests that are then not tracked; move it first.",
+                hint="Middleware above it can answer requests that are not tracked; move it first.",
                 id="graceful_django.W001",
             )
         ]

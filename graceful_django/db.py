@@ -5,6 +5,11 @@ only closes the caller's. Under ASGI each sync view runs in a thread of its own 
 context, so with CONN_MAX_AGE > 0 connections outlive their threads. The
 `connection_created` signal sees each of them open; we keep a weak reference and close
 them all at the end, allowing the cross-thread close that Django otherwise refuses.
+
+A wrapper whose thread is gone can be freed before its driver connection: psycopg's
+connection sits in reference cycles and keeps its socket (and a PostgreSQL backend) until
+the cyclic garbage collector runs. So the driver connections are remembered too, and
+closed directly when their wrapper is already gone.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 logger = logging.getLogger("graceful_django")
 
 _opened: weakref.WeakSet[BaseDatabaseWrapper] = weakref.WeakSet()
+_driver_connections: weakref.WeakSet[Any] = weakref.WeakSet()
 _lock = threading.Lock()
 
 
@@ -27,6 +33,10 @@ def remember_connection(sender: Any, connection: BaseDatabaseWrapper, **kwargs: 
     """`connection_created` receiver, connected in `AppConfig.ready()`."""
     with _lock:
         _opened.add(connection)
+        try:
+            _driver_connections.add(connection.connection)
+        except TypeError:
+            pass  # sqlite3 connections take no weak reference; they hold no server anyway
 
 
 def open_connections() -> list[BaseDatabaseWrapper]:
@@ -49,7 +59,26 @@ def close_all_connections() -> list[str]:
             logger.warning("could not close database connection %s: %s", wrapper.alias, error)
         finally:
             wrapper.dec_thread_sharing()
+    orphans = _orphaned_driver_connections()
+    for driver_connection in orphans:
+        try:
+            driver_connection.close()
+        except Exception as error:
+            failed.append(f"orphaned connection: {type(error).__name__}: {error}")
     logger.info(
-        "closed %d database connection(s) left open by other threads", len(still_open) - len(failed)
+        "closed %d database connection(s) left open by other threads and %d orphaned ones",
+        len(still_open),
+        len(orphans),
     )
     return failed
+
+
+def _orphaned_driver_connections() -> list[Any]:
+    """Driver connections still open although no wrapper holds them any more."""
+    with _lock:
+        held = {id(wrapper.connection) for wrapper in _opened if wrapper.connection is not None}
+        return [
+            conn
+            for conn in _driver_connections
+            if id(conn) not in held and not getattr(conn, "closed", True)
+        ]

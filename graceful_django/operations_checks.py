@@ -1,12 +1,12 @@
 """System checks of the operations settings (ids graceful_django.E040-E059, W040-W059).
 
-    E040  GRACEFUL_PRE_DRAIN_DELAY is not a number of seconds >= 0
-    E041  the pre-drain delay is not shorter than GRACEFUL_TIMEOUT: nothing left to drain in
-    W040  the pre-drain delay takes more than half of GRACEFUL_TIMEOUT
-    E042  GRACEFUL_HEALTH_PATHS is not a list of absolute paths
-    W041  graceful_django.urls is mounted where GRACEFUL_HEALTH_PATHS does not look
-    E043  GRACEFUL_RUNTIME_DIR is not an absolute path
-    E044  GRACEFUL_FLEET_GROUP is not a valid channel-layer group name
+E040  GRACEFUL_PRE_DRAIN_DELAY is not a number of seconds >= 0
+E041  the pre-drain delay is not shorter than GRACEFUL_TIMEOUT: nothing left to drain in
+W040  the pre-drain delay takes more than half of GRACEFUL_TIMEOUT
+E042  GRACEFUL_HEALTH_PATHS is not a list of absolute paths
+W041  graceful_django.urls is mounted where GRACEFUL_HEALTH_PATHS does not look
+E043  GRACEFUL_RUNTIME_DIR is not an absolute path
+E044  GRACEFUL_FLEET_GROUP is not a valid channel-layer group name
 """
 
 from __future__ import annotations

@@ -55,8 +55,16 @@ class Connection:
     """One websocket between its handshake and the return of its application."""
 
     __slots__ = (
-        "coordinator", "ticket", "scope", "raw_send", "protocol", "task",
-        "consumer", "joined", "state", "forced",
+        "coordinator",
+        "ticket",
+        "scope",
+        "raw_send",
+        "protocol",
+        "task",
+        "consumer",
+        "joined",
+        "state",
+        "forced",
     )
 
     def __init__(self, coordinator: Coordinator, ticket: Ticket, scope: dict[str, Any], send: Any):
@@ -202,7 +210,9 @@ async def close_all(deadline: Deadline) -> list[str]:
     others = [connection for connection in connections if connection.consumer is None]
     logger.info(
         "closing %d websockets with code %s (%d through their consumers)",
-        len(connections), code, len(graceful),
+        len(connections),
+        code,
+        len(graceful),
     )
     message = {"type": CLOSE_MESSAGE_TYPE, "code": code, "reason": reason}
     await broadcast_close(registry.group, graceful, message)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import threading
+import weakref
 
 import pytest
 from django.db import connection, connections
@@ -39,3 +41,22 @@ def test_connections_of_finished_threads_are_closed():
     assert all(wrapper.connection is None for wrapper in wrappers)
     # The test's own connection was closed too; this query reopens it.
     assert backend_pids_alive(pids) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_connections_whose_wrapper_was_freed_are_closed():
+    """As when asgiref drops a finished request's thread: the wrapper goes, the socket stays."""
+    gc.disable()  # as between two runs of the collector: only reference counting frees
+    try:
+        wrapper = connections.create_connection("default")
+        with wrapper.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pids = [cursor.fetchone()[0]]
+        freed = weakref.ref(wrapper)
+        del wrapper, cursor
+        assert freed() is None
+        assert backend_pids_alive(pids) == 1  # the driver connection outlived its wrapper
+        assert db.close_all_connections() == []
+        assert backend_pids_alive(pids) == 0
+    finally:
+        gc.enable()

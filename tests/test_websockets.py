@@ -235,7 +235,18 @@ def test_idle_websocket_server_exits_at_once(server_factory):
 
 def test_sendable_close_codes():
     assert [c for c in range(999, 1017) if is_sendable_close_code(c)] == [
-        1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014,
+        1000,
+        1001,
+        1002,
+        1003,
+        1007,
+        1008,
+        1009,
+        1010,
+        1011,
+        1012,
+        1013,
+        1014,
     ]
     assert is_sendable_close_code(3000) and is_sendable_close_code(4999)
     assert not any(is_sendable_close_code(c) for c in (2999, 5000, True, "1001", 1001.0))

@@ -21,7 +21,8 @@ def report_backends_left(sender: Any, report: Any, **kwargs: Any) -> None:
 
     with psycopg.connect(os.environ["DATABASE_URL"], application_name="graceful-observer") as conn:
         rows = conn.execute(
-            "SELECT pid, state, backend_start, query FROM pg_stat_activity WHERE application_name = %s",
+            "SELECT pid, state, backend_start, query FROM pg_stat_activity"
+            " WHERE application_name = %s",
             [application_name],
         ).fetchall()
     print(f"BACKENDS_AT_EXIT={len(rows)} {rows}", file=sys.stderr, flush=True)
