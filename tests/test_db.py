@@ -44,19 +44,19 @@ def test_connections_of_finished_threads_are_closed():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_connections_whose_wrapper_was_freed_are_closed():
-    """As when asgiref drops a finished request's thread: the wrapper goes, the socket stays."""
-    gc.disable()  # as between two runs of the collector: only reference counting frees
-    try:
-        wrapper = connections.create_connection("default")
-        with wrapper.cursor() as cursor:
-            cursor.execute("SELECT pg_backend_pid()")
-            pids = [cursor.fetchone()[0]]
-        freed = weakref.ref(wrapper)
-        del wrapper, cursor
-        assert freed() is None
-        assert backend_pids_alive(pids) == 1  # the driver connection outlived its wrapper
-        assert db.close_all_connections() == []
-        assert backend_pids_alive(pids) == 0
-    finally:
-        gc.enable()
+def test_driver_connections_that_outlive_their_wrapper_are_closed():
+    wrapper = connections.create_connection("default")
+    with wrapper.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pids = [cursor.fetchone()[0]]
+    # Whatever keeps a driver connection alive once Django's wrapper is gone.
+    driver_connection = wrapper.connection
+    freed = weakref.ref(wrapper)
+    del wrapper, cursor
+    gc.collect()
+    assert freed() is None
+    assert backend_pids_alive(pids) == 1
+
+    assert db.close_all_connections() == []
+    assert driver_connection.closed
+    assert backend_pids_alive(pids) == 0
