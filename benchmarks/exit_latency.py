@@ -31,7 +31,9 @@ SETUPS = {
 }
 
 
-def one_run(app: str, settings: str, server: str, requests: int) -> tuple[float, int]:
+def one_run(
+    app: str, settings: str, server: str, requests: int, errors: dict[str, int]
+) -> tuple[float, int]:
     port = free_port()
     process = start_server(app, settings, port, server, env={"GRACEFUL_TIMEOUT": "10"})
     url = f"http://127.0.0.1:{port}/slow/async?seconds=0.6"
@@ -43,8 +45,9 @@ def one_run(app: str, settings: str, server: str, requests: int) -> tuple[float,
             httpx.get(url, timeout=10).raise_for_status()
             with lock:
                 answered_at.append(time.monotonic())
-        except httpx.HTTPError:
-            pass
+        except httpx.HTTPError as error:
+            with lock:
+                errors[type(error).__name__] = errors.get(type(error).__name__, 0) + 1
 
     with ThreadPoolExecutor(requests) as pool:
         for _ in range(requests):
@@ -66,8 +69,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     results = {}
     for name, (app, settings, server) in SETUPS.items():
         latencies, answered = [], []
+        errors: dict[str, int] = {}
         for _ in range(args.runs):
-            latency, count = one_run(app, settings, server, args.requests)
+            latency, count = one_run(app, settings, server, args.requests, errors)
             latencies.append(latency)
             answered.append(count)
         valid = [latency for latency in latencies if latency == latency]
@@ -76,6 +80,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         print(
             f"{name}: answered {sum(answered)}/{args.runs * args.requests}, "
             f"exit {median:.0f} ms after the last response (median of {len(valid)} runs)"
+            + (f"; errors: {errors}" if errors else "")
         )
     return results
 

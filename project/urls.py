@@ -6,6 +6,7 @@ urlpatterns = [
     path("", include("django_prometheus.urls")),
     path("", include("graceful_django.urls")),  # /healthz/live, /healthz/ready
     path("ping", views.ping),
+    path("ping-async", views.ping_async),
     path("slow/sync", views.slow_sync),
     path("slow/async", views.slow_async),
     path("stream", views.stream),

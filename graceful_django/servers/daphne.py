@@ -43,6 +43,10 @@ class DaphneAdapter(ServerAdapter):
 
         for selectable in list(self.reactor.getReaders()):
             if isinstance(selectable, tcp.Port):
+                # Connections the kernel completed but Twisted has not accepted yet would be
+                # reset when the socket closes; accept them first, so that their requests
+                # get a clear 503 instead of a dropped connection.
+                selectable.doRead()  # type: ignore[no-untyped-call]
                 selectable.stopListening()  # type: ignore[no-untyped-call]
         for transport in self._connections():
             channel = getattr(transport.protocol, "_channel", None)

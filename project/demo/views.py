@@ -22,6 +22,10 @@ def ping(request: HttpRequest) -> HttpResponse:
     return HttpResponse("pong")
 
 
+async def ping_async(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("pong")
+
+
 def slow_sync(request: HttpRequest) -> JsonResponse:
     token = request.GET.get("token", "")
     Write.objects.create(kind="sync", token=token)
