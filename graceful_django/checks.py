@@ -11,17 +11,14 @@ from django.conf import settings
 from django.core import checks
 
 from .conf import conf
+from .validation import is_number
 
 MIDDLEWARE_PATH = "graceful_django.middleware.GracefulShutdownMiddleware"
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def check_timeout(**kwargs: Any) -> list[checks.CheckMessage]:
     timeout = conf.GRACEFUL_TIMEOUT
-    if not _is_number(timeout) or timeout <= 0:
+    if not is_number(timeout) or timeout <= 0:
         return [
             checks.Error(
                 f"GRACEFUL_TIMEOUT must be a positive number of seconds, not {timeout!r}.",

@@ -68,21 +68,27 @@ class GracefulWebsocketMixin:
             return None
         return self._graceful_close_async(message["code"], message["reason"])
 
+    def _goodbye(self, code: int, reason: str) -> tuple[str, dict[str, Any]] | None:
+        """The send method and arguments of the last message, if there is one."""
+        payload = self.last_message(code, reason)
+        if payload is None:
+            return None
+        if isinstance(payload, str):
+            return "send", {"text_data": payload}
+        if isinstance(payload, bytes):
+            return "send", {"bytes_data": payload}
+        if hasattr(self, "send_json"):
+            return "send_json", {"content": payload}
+        return "send", {"text_data": json.dumps(payload)}
+
     def _graceful_close_sync(self, code: int, reason: str) -> None:
         if self._graceful_closing:
             return
         self._graceful_closing = True
         consumer: Any = self
-        payload = self.last_message(code, reason)
-        if isinstance(payload, str):
-            consumer.send(text_data=payload)
-        elif isinstance(payload, bytes):
-            consumer.send(bytes_data=payload)
-        elif payload is not None:
-            if hasattr(consumer, "send_json"):
-                consumer.send_json(payload)
-            else:
-                consumer.send(text_data=json.dumps(payload))
+        goodbye = self._goodbye(code, reason)
+        if goodbye is not None:
+            getattr(consumer, goodbye[0])(**goodbye[1])
         consumer.close(code=code, reason=reason)
 
     async def _graceful_close_async(self, code: int, reason: str) -> None:
@@ -90,16 +96,9 @@ class GracefulWebsocketMixin:
             return
         self._graceful_closing = True
         consumer: Any = self
-        payload = self.last_message(code, reason)
-        if isinstance(payload, str):
-            await consumer.send(text_data=payload)
-        elif isinstance(payload, bytes):
-            await consumer.send(bytes_data=payload)
-        elif payload is not None:
-            if hasattr(consumer, "send_json"):
-                await consumer.send_json(payload)
-            else:
-                await consumer.send(text_data=json.dumps(payload))
+        goodbye = self._goodbye(code, reason)
+        if goodbye is not None:
+            await getattr(consumer, goodbye[0])(**goodbye[1])
         await consumer.close(code=code, reason=reason)
         # Not a wait: yield once so the server flushes this close frame before channels
         # re-enters the layer's receive, which costs O(consumers) with the in-memory layer

@@ -12,8 +12,9 @@ from urllib.parse import urlparse
 from django.core import checks
 
 from .conf import conf
-from .hook_loading import duplicate_names, import_path, is_number, load_hooks
+from .hook_loading import duplicate_names, import_path, load_hooks
 from .hooks import registered_hooks
+from .validation import is_number
 
 HOOK_TIMEOUT = "graceful_django.E030"
 TASK_TIMEOUT = "graceful_django.E031"

@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from .validation import is_number
+
 ENTRY_KEYS = frozenset({"hook", "priority", "timeout", "name"})
 
 # Stable ids of what can be wrong with an entry (the checks report them as they are).
@@ -81,10 +83,6 @@ def import_path(path: str) -> Any:
                 raise ImportError(f"{module_name!r} has no attribute {attribute!r}") from None
         return target
     raise ImportError(f"no module named {parts[0]!r}")
-
-
-def is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def validate_priority(priority: Any, where: str) -> int:

@@ -19,18 +19,15 @@ from django.core import checks
 from django.urls import NoReverseMatch, reverse
 
 from .conf import conf
+from .validation import is_number
 
 # channels' own rule for group names (channels.layers.BaseChannelLayer).
 GROUP_NAME = re.compile(r"^[a-zA-Z\d\-_.]{1,99}$")
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def check_pre_drain_delay(**kwargs: Any) -> list[checks.CheckMessage]:
     delay, timeout = conf.GRACEFUL_PRE_DRAIN_DELAY, conf.GRACEFUL_TIMEOUT
-    if not _is_number(delay) or not delay >= 0 or delay == float("inf"):
+    if not is_number(delay) or not delay >= 0 or delay == float("inf"):
         return [
             checks.Error(
                 f"GRACEFUL_PRE_DRAIN_DELAY must be a number of seconds >= 0, not {delay!r}.",
@@ -39,7 +36,7 @@ def check_pre_drain_delay(**kwargs: Any) -> list[checks.CheckMessage]:
                 id="graceful_django.E040",
             )
         ]
-    if not _is_number(timeout) or timeout <= 0 or delay == 0:
+    if not is_number(timeout) or timeout <= 0 or delay == 0:
         return []  # a bad timeout is E001's to report
     if delay >= timeout:
         return [

@@ -7,11 +7,8 @@ from typing import Any
 from django.core import checks
 
 from .conf import conf
+from .validation import is_number
 from .websocket_transport import MAX_REASON_BYTES, is_sendable_close_code
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def check_ws_close_code(**kwargs: Any) -> list[checks.CheckMessage]:
@@ -50,7 +47,7 @@ def check_ws_close_reason(**kwargs: Any) -> list[checks.CheckMessage]:
 
 def check_ws_close_timeout(**kwargs: Any) -> list[checks.CheckMessage]:
     timeout = conf.GRACEFUL_WS_CLOSE_TIMEOUT
-    if not _is_number(timeout) or timeout < 0:
+    if not is_number(timeout) or timeout < 0:
         return [
             checks.Error(
                 f"GRACEFUL_WS_CLOSE_TIMEOUT must be a number of seconds >= 0, not {timeout!r}.",
@@ -59,7 +56,7 @@ def check_ws_close_timeout(**kwargs: Any) -> list[checks.CheckMessage]:
             )
         ]
     total = conf.GRACEFUL_TIMEOUT
-    if _is_number(total) and total > 0 and timeout >= total:
+    if is_number(total) and total > 0 and timeout >= total:
         return [
             checks.Warning(
                 f"GRACEFUL_WS_CLOSE_TIMEOUT ({timeout}s) is not shorter than GRACEFUL_TIMEOUT "
