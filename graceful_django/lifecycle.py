@@ -1,9 +1,6 @@
 """The life of one server process: signal handlers, the shutdown task, the exit.
 
-Exit codes:
-    0        the sequence finished before GRACEFUL_TIMEOUT (the report names anything forced)
-    1        GRACEFUL_TIMEOUT was reached; the work still running was abandoned
-    128 + N  a second signal N (130 for SIGINT, 143 for SIGTERM) forced the exit at once
+Exit codes are in `exiting.py`.
 """
 
 from __future__ import annotations
@@ -13,12 +10,12 @@ import atexit
 import logging
 import os
 import signal
-import sys
 from types import FrameType
 
 from .conf import conf
 from .coordinator import Coordinator, Phase, get_coordinator
 from .deadline import Deadline
+from .exiting import EXIT_DEADLINE, EXIT_OK, exit_now, forced_exit_code
 from .sequence import Report, run_steps
 from .servers.base import ServerAdapter
 from .shutdown import build_steps
@@ -27,13 +24,7 @@ from .watchdog import Watchdog
 
 logger = logging.getLogger("graceful_django")
 
-EXIT_OK = 0
-EXIT_DEADLINE = 1
 HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-
-
-def forced_exit_code(signum: int) -> int:
-    return 128 + signum
 
 
 class Lifecycle:
@@ -104,13 +95,6 @@ class Lifecycle:
         # interpreter's teardown of every module (about 0.25 s for Django + Twisted, and
         # where daphne dies of SIGSEGV when a sync thread is still around).
         atexit.register(exit_now, code)
-        # uvicorn returns through asyncio.run, whose cleanup cancels and then awaits, without
-        # a limit, every task left on the loop: a background task that ignored its
-        # cancellation (abandoned, named in the report) would hold the exit until the
-        # watchdog. Exit as soon as the server's main task is done instead, as atexit would.
-        main_task = _uvicorn_main_task()
-        if main_task is not None:
-            main_task.add_done_callback(lambda _: exit_now(code))
         await self.adapter.finish(code)
         return report
 
@@ -129,24 +113,6 @@ class Lifecycle:
             running or "the remaining shutdown steps",
         )
         exit_now(EXIT_DEADLINE)
-
-
-def _uvicorn_main_task() -> asyncio.Task[object] | None:
-    for task in asyncio.all_tasks():
-        if getattr(task.get_coro(), "__qualname__", "") == "Server.serve":
-            return task
-    return None
-
-
-def exit_now(code: int) -> None:
-    """End the process without the interpreter's teardown, after flushing what it printed."""
-    logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
-    os._exit(code)
 
 
 _lifecycle = Lifecycle()

@@ -9,9 +9,11 @@ shutdown, which our wrapper answers once the rest of the sequence is done.
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from typing import Any
 
+from ..exiting import exit_now
 from .base import ServerAdapter
 
 
@@ -42,5 +44,20 @@ class UvicornAdapter(ServerAdapter):
         self.server.should_exit = True
 
     async def finish(self, exit_code: int) -> None:
-        # uvicorn exits by itself once our lifespan shutdown answers.
+        # uvicorn exits by itself once our lifespan shutdown answers, returning through
+        # asyncio.run, whose cleanup cancels and then awaits without a limit every task left
+        # on the loop: a background task that ignored its cancellation (abandoned, named in
+        # the report) would hold the exit until the watchdog. So the process ends as soon
+        # as uvicorn's main task is done.
         self.server.should_exit = True
+        main_task = self._main_task()
+        if main_task is not None:
+            main_task.add_done_callback(lambda _: exit_now(exit_code))
+
+    def _main_task(self) -> asyncio.Task[Any] | None:
+        for task in asyncio.all_tasks():
+            frame = getattr(task.get_coro(), "cr_frame", None)
+            if frame is not None and frame.f_locals.get("self") is self.server:
+                if frame.f_code.co_name == "serve":
+                    return task
+        return None
