@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-MODULES = ["middleware_overhead", "exit_latency", "websocket_close"]
+MODULES = ["per_request_cost", "middleware_overhead", "exit_latency", "websocket_close"]
 
 
 def main() -> None:
