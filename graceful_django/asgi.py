@@ -24,6 +24,7 @@ from .middleware import SCOPE_TICKET_KEY, request_label
 from .servers.base import GenericAdapter, ServerAdapter
 from .servers.daphne import DaphneAdapter, running_under_daphne
 from .servers.uvicorn import UvicornAdapter, current_uvicorn_server
+from .websockets import serve_websocket
 
 logger = logging.getLogger("graceful_django")
 
@@ -45,8 +46,6 @@ class GracefulShutdown:
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         elif kind == "websocket":
-            from .websockets import serve_websocket
-
             await serve_websocket(self.app, self.lifecycle.coordinator, scope, receive, send)
         else:
             await self.app(scope, receive, send)
