@@ -1,12 +1,18 @@
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
 
 from tests.servers import ServerProcess
+
+# Printed by a server once its `manage.py drain` control socket listens.
+CONTROL_READY = "drain control socket at"
 
 
 def database_url_for_test_db() -> str:
@@ -41,3 +47,27 @@ def server_factory(transactional_db: Any) -> Iterator[Callable[..., ServerProces
     yield start
     for server in started:
         server.kill()
+
+
+@pytest.fixture
+def runtime_env() -> Iterator[dict[str, str]]:
+    """A private runtime dir per test (short: Unix socket paths are limited to ~100 bytes)."""
+    directory = tempfile.mkdtemp(prefix="gd-")
+    yield {"GRACEFUL_RUNTIME_DIR": directory, "DATABASE_URL": database_url_for_test_db()}
+    for path in Path(directory).iterdir():
+        path.unlink()
+    os.rmdir(directory)
+
+
+@pytest.fixture
+def control_server(
+    server_factory: Callable[..., ServerProcess], runtime_env: dict[str, str]
+) -> Callable[..., ServerProcess]:
+    """A server in the test's runtime dir, returned once its control socket listens."""
+
+    def start(kind: str = "daphne", env: dict[str, str] | None = None) -> ServerProcess:
+        server = server_factory(kind, env={**runtime_env, **(env or {})})
+        server.wait_for_log(CONTROL_READY)
+        return server
+
+    return start

@@ -7,19 +7,14 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from tests.conftest import database_url_for_test_db
-from tests.servers import ROOT, ServerProcess
-
-CONTROL_READY = "drain control socket at"
+from tests.servers import ROOT
 
 
 def status_code(url: str, timeout: float = 5.0) -> int | str:
@@ -41,30 +36,6 @@ def run_drain(
         text=True,
         timeout=timeout,
     )
-
-
-@pytest.fixture
-def runtime_env() -> Iterator[dict[str, str]]:
-    """A private runtime dir per test (short: Unix socket paths are limited to ~100 bytes)."""
-    directory = tempfile.mkdtemp(prefix="gd-")
-    yield {"GRACEFUL_RUNTIME_DIR": directory, "DATABASE_URL": database_url_for_test_db()}
-    for path in Path(directory).iterdir():
-        path.unlink()
-    os.rmdir(directory)
-
-
-@pytest.fixture
-def control_server(
-    server_factory: Callable[..., ServerProcess], runtime_env: dict[str, str]
-) -> Callable[..., ServerProcess]:
-    """A server in the test's runtime dir, returned once its control socket listens."""
-
-    def start(kind: str = "daphne", env: dict[str, str] | None = None) -> ServerProcess:
-        server = server_factory(kind, env={**runtime_env, **(env or {})})
-        server.wait_for_log(CONTROL_READY)
-        return server
-
-    return start
 
 
 def start_slow_requests(urls: list[str]) -> tuple[list[threading.Thread], list[Any]]:

@@ -13,11 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.operations import (  # noqa: F401  (fixtures)
+from tests.operations import (
     control_request,
-    control_server,
     run_drain,
-    runtime_env,
     start_slow_requests,
     status_code,
     wait_status,

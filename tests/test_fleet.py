@@ -15,10 +15,8 @@ import pytest
 from channels_redis.core import RedisChannelLayer
 
 from graceful_django import fleet
-from tests.operations import (  # noqa: F401  (fixtures)
-    control_server,
+from tests.operations import (
     run_drain,
-    runtime_env,
     start_slow_requests,
     status_code,
     wait_status,

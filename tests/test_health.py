@@ -12,13 +12,10 @@ import time
 import httpx
 import pytest
 
-from tests.operations import (  # noqa: F401  (fixtures)
+from tests.operations import (
     control_request,
-    control_server,
-    runtime_env,
     start_slow_requests,
     status_code,
-    wait_status,
 )
 
 SERVERS = ["daphne", "uvicorn"]
