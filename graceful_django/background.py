@@ -45,9 +45,6 @@ class BackgroundThread:
         self.target = target
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, name=f"graceful-bg-{name}", daemon=True)
-        self._lock = threading.Lock()
-        self._finished = False
-        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self.on_exit: list[Callable[[], Any]] = []
 
     def stop(self) -> None:
@@ -61,24 +58,6 @@ class BackgroundThread:
         finally:
             for callback in self.on_exit:
                 callback()
-            with self._lock:
-                self._finished = True
-                waiters, self._waiters = self._waiters, []
-            for loop, future in waiters:
-                try:
-                    loop.call_soon_threadsafe(_resolve, future)
-                except RuntimeError:
-                    pass  # that loop is closed; nobody waits any more
-
-    def finished_future(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
-        """A future of `loop`, resolved when the thread's target has returned."""
-        future = loop.create_future()
-        with self._lock:
-            if self._finished:
-                future.set_result(None)
-            else:
-                self._waiters.append((loop, future))
-        return future
 
 
 class BackgroundWork:
@@ -95,6 +74,9 @@ class BackgroundWork:
         self._task_context = task_context or contextvars.copy_context
         self._tasks: dict[asyncio.Task[Any], TaskInfo] = {}
         self._threads: set[BackgroundThread] = set()
+        # Its own tracker, so that the shutdown can wait for the threads alone, woken by
+        # the last one to return.
+        self._running_threads = Tracker("thread")
         self._lock = threading.Lock()
         self.stopping = False
 
@@ -160,23 +142,24 @@ class BackgroundWork:
             raise ShuttingDown(f"cannot start {thread_name}: the server is shutting down")
         handle = BackgroundThread(thread_name, target)
         ticket = self._tracker().open(f"thread {thread_name}")
+        running = self._running_threads.open(thread_name)
         if self._on_thread_exit is not None:
             handle.on_exit.append(self._on_thread_exit)
-        handle.on_exit.append(lambda: self._thread_done(handle, ticket))
+        handle.on_exit.append(lambda: self._thread_done(handle, ticket, running))
         with self._lock:
             self._threads.add(handle)
         handle.thread.start()
         return handle
 
-    def _thread_done(self, handle: BackgroundThread, ticket: Ticket) -> None:
+    def _thread_done(self, handle: BackgroundThread, ticket: Ticket, running: Ticket) -> None:
         with self._lock:
             self._threads.discard(handle)
         self._tracker().close(ticket)
+        self._running_threads.close(running)
 
     async def cancel_all(self, deadline: Deadline, timeout: float) -> list[str]:
         """Stop everything; return a name for each that is still running when its time is up."""
         self.stopping = True
-        loop = asyncio.get_running_loop()
         tasks = dict(self._tasks)
         with self._lock:
             threads = list(self._threads)
@@ -194,20 +177,24 @@ class BackgroundWork:
             task.cancel()
         for handle in threads:
             handle.stop()
-        stopped = {handle.finished_future(loop): handle for handle in threads}
         share = deadline.share(timeout)
         forced: list[str] = []
-        if plain or stopped:
-            await asyncio.wait([*plain, *stopped], timeout=share)
-            forced += [
-                f"task {info.name} ignored cancellation"
-                for task, info in plain.items()
-                if not task.done()
-            ]
+
+        async def tasks_stopped() -> None:
+            if plain:
+                await asyncio.wait(plain, timeout=share)
+
+        await asyncio.gather(tasks_stopped(), self._running_threads.wait_empty(share))
+        forced += [
+            f"task {info.name} ignored cancellation"
+            for task, info in plain.items()
+            if not task.done()
+        ]
+        with self._lock:
             forced += [
                 f"thread {handle.name} ignored its stop event"
-                for future, handle in stopped.items()
-                if not future.done()
+                for handle in threads
+                if handle in self._threads
             ]
         if shielded:
             await asyncio.wait(shielded, timeout=deadline.remaining())
@@ -219,11 +206,6 @@ class BackgroundWork:
         for name in forced:
             logger.error("background work abandoned: %s", name)
         return forced
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
 
 
 def _copy_outcome(task: asyncio.Task[Any], result: concurrent.futures.Future[Any]) -> None:
