@@ -13,8 +13,10 @@ class GracefulDjangoConfig(AppConfig):
         from django.core.signals import request_finished
         from django.db.backends.signals import connection_created
 
-        from . import builtin_hooks, checks, control, db, fleet, metrics
-        from .coordinator import get_coordinator
+        from . import checks, db, metrics
+        from .core.coordinator import get_coordinator
+        from .hooks import builtin as builtin_hooks
+        from .operations import control, fleet
         from .signals import server_started, shutdown_finished
 
         checks.register()

@@ -17,14 +17,14 @@ import threading
 from typing import Any
 
 from .conf import conf
-from .health import is_health_path
 from .lifecycle import Lifecycle, get_lifecycle
 from .metrics import Metrics
 from .middleware import SCOPE_TICKET_KEY, request_label
+from .operations.health import is_health_path
 from .servers.base import GenericAdapter, ServerAdapter
 from .servers.daphne import DaphneAdapter, running_under_daphne
 from .servers.uvicorn import UvicornAdapter, current_uvicorn_server
-from .websockets import serve_websocket
+from .websockets.registry import serve_websocket
 
 logger = logging.getLogger("graceful_django")
 

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core import checks
 
 from .conf import conf
-from .validation import is_number
+from .core.validation import is_number
 
 MIDDLEWARE_PATH = "graceful_django.middleware.GracefulShutdownMiddleware"
 
@@ -64,9 +64,9 @@ def check_middleware(**kwargs: Any) -> list[checks.CheckMessage]:
 
 
 def register() -> None:
-    from .hook_checks import ALL_CHECKS as HOOK_CHECKS
-    from .operations_checks import ALL_CHECKS as OPERATIONS_CHECKS
-    from .websocket_checks import ALL_CHECKS as WEBSOCKET_CHECKS
+    from .hooks.checks import ALL_CHECKS as HOOK_CHECKS
+    from .operations.checks import ALL_CHECKS as OPERATIONS_CHECKS
+    from .websockets.checks import ALL_CHECKS as WEBSOCKET_CHECKS
 
     core = (check_timeout, check_retry_after, check_middleware)
     for check in (*core, *HOOK_CHECKS, *WEBSOCKET_CHECKS, *OPERATIONS_CHECKS):

@@ -25,7 +25,7 @@ from channels.generic.websocket import (
 )
 from channels.layers import get_channel_layer
 
-from .websockets import CLOSE_MESSAGE_TYPE, SCOPE_CONNECTION_KEY, get_registry
+from .websockets.registry import CLOSE_MESSAGE_TYPE, SCOPE_CONNECTION_KEY, get_registry
 
 
 class GracefulWebsocketMixin:

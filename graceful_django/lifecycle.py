@@ -13,14 +13,14 @@ import signal
 from types import FrameType
 
 from .conf import conf
-from .coordinator import Coordinator, Phase, get_coordinator
-from .deadline import Deadline
-from .exiting import EXIT_DEADLINE, EXIT_OK, exit_now, forced_exit_code
-from .sequence import Report, run_steps
+from .core.coordinator import Coordinator, Phase, get_coordinator
+from .core.deadline import Deadline
+from .core.exiting import EXIT_DEADLINE, EXIT_OK, exit_now, forced_exit_code
+from .core.sequence import Report, run_steps
+from .core.watchdog import Watchdog
 from .servers.base import ServerAdapter
-from .shutdown import build_steps
 from .signals import server_started, shutdown_finished, shutdown_started
-from .watchdog import Watchdog
+from .steps import build_steps
 
 logger = logging.getLogger("graceful_django")
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from .coordinator import Coordinator
-from .sequence import Report
+from .core.coordinator import Coordinator
+from .core.sequence import Report
 
 SHUTDOWN_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120)
 

@@ -16,10 +16,10 @@ from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 
 from .conf import conf
-from .coordinator import get_coordinator
-from .health import is_health_path
+from .core.coordinator import get_coordinator
+from .core.tracker import Ticket, Tracker
 from .metrics import Metrics
-from .tracker import Ticket, Tracker
+from .operations.health import is_health_path
 
 # Set by the ASGI wrapper on the scope of each HTTP call it tracks.
 SCOPE_TICKET_KEY = "graceful_django.ticket"

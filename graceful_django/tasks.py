@@ -24,10 +24,10 @@ from typing import Any
 from asgiref.sync import SyncToAsync
 from django.db import connections
 
-from .background import BackgroundThread, BackgroundWork, ShuttingDown
 from .conf import conf
-from .coordinator import get_coordinator
-from .deadline import Deadline
+from .core.background import BackgroundThread, BackgroundWork, ShuttingDown
+from .core.coordinator import get_coordinator
+from .core.deadline import Deadline
 
 __all__ = ["BackgroundThread", "ShuttingDown", "start_task", "start_thread", "cancel_all"]
 

@@ -17,11 +17,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from .conf import conf
-from .coordinator import Coordinator, get_coordinator, reset_coordinator
-from .deadline import Deadline
-from .sequence import Report, run_steps
+from .core.coordinator import Coordinator, get_coordinator, reset_coordinator
+from .core.deadline import Deadline
+from .core.sequence import Report, run_steps
 from .servers.base import ServerAdapter
-from .shutdown import build_steps
+from .steps import build_steps
 
 
 @contextmanager

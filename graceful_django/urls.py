@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import health
+from .operations import health
 
 app_name = "graceful_django"
 

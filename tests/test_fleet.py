@@ -14,7 +14,7 @@ import uuid
 import pytest
 from channels_redis.core import RedisChannelLayer
 
-from graceful_django import fleet
+from graceful_django.operations import fleet
 from tests.operations import (
     run_drain,
     start_slow_requests,

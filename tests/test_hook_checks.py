@@ -7,7 +7,8 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
-from graceful_django import hook_checks, hooks
+from graceful_django import hooks
+from graceful_django.hooks import checks as hook_checks
 
 H = "tests.testapp.hooks"
 

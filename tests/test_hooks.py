@@ -19,7 +19,7 @@ from django.core.signals import request_finished
 from django.test import override_settings
 
 from graceful_django import db, hooks
-from graceful_django.deadline import Deadline
+from graceful_django.core.deadline import Deadline
 from project.demo.models import Write
 
 H = "tests.testapp.hooks"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from graceful_django.coordinator import get_coordinator
+from graceful_django.core.coordinator import get_coordinator
+from graceful_django.core.sequence import Report, StepOutcome
 from graceful_django.metrics import Metrics
-from graceful_django.sequence import Report, StepOutcome
 from graceful_django.testing import draining
 
 

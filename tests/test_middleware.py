@@ -9,7 +9,7 @@ from asgiref.sync import async_to_sync
 from django.http import HttpResponse, StreamingHttpResponse
 from django.test import AsyncRequestFactory, RequestFactory, override_settings
 
-from graceful_django.coordinator import get_coordinator, reset_coordinator
+from graceful_django.core.coordinator import get_coordinator, reset_coordinator
 from graceful_django.middleware import SCOPE_TICKET_KEY, GracefulShutdownMiddleware
 from graceful_django.testing import draining
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core import checks
 from django.test import override_settings
 
-from graceful_django.operations_checks import (
+from graceful_django.operations.checks import (
     check_fleet_group,
     check_health_paths,
     check_pre_drain_delay,

@@ -16,10 +16,10 @@ import pytest
 from django.db import connection
 
 from graceful_django import db, tasks
-from graceful_django.background import BackgroundWork, ShuttingDown
-from graceful_django.coordinator import get_coordinator
-from graceful_django.deadline import Deadline
-from graceful_django.tracker import Tracker
+from graceful_django.core.background import BackgroundWork, ShuttingDown
+from graceful_django.core.coordinator import get_coordinator
+from graceful_django.core.deadline import Deadline
+from graceful_django.core.tracker import Tracker
 from project.demo.models import Write
 
 SERVERS = ["daphne", "uvicorn"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from graceful_django.deadline import Deadline
-from graceful_django.tracker import Tracker
+from graceful_django.core.deadline import Deadline
+from graceful_django.core.tracker import Tracker
 
 
 def test_async_wait_is_woken_by_a_close_from_another_thread():

@@ -18,8 +18,8 @@ from django.test import override_settings
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from graceful_django import websocket_checks
-from graceful_django.websocket_transport import encode_reason, is_sendable_close_code
+from graceful_django.websockets import checks as websocket_checks
+from graceful_django.websockets.transport import encode_reason, is_sendable_close_code
 from project.demo.models import Write
 from tests.servers import ServerProcess
 from tests.testapp.consumers import DISCONNECT_KIND, RECONNECT_MESSAGE

@@ -13,7 +13,7 @@ import asyncio
 import signal
 from typing import Any
 
-from ..exiting import exit_now
+from ..core.exiting import exit_now
 from .base import ServerAdapter
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from graceful_django.coordinator import get_coordinator
+from graceful_django.core.coordinator import get_coordinator
 from project.demo.models import Write
 
 

@@ -15,9 +15,15 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from graceful_django.drain import EXIT_USAGE, DrainError, LocalDrain, Outcome, find_servers
-from graceful_django.progress import ProgressView
-from graceful_django.runtime_state import (
+from graceful_django.operations.local_client import (
+    EXIT_USAGE,
+    DrainError,
+    LocalDrain,
+    Outcome,
+    find_servers,
+)
+from graceful_django.operations.progress import ProgressView
+from graceful_django.operations.runtime_state import (
     RuntimeDirError,
     ensure_private_dir,
     project_id,
@@ -127,8 +133,8 @@ class Command(BaseCommand):
     ) -> Outcome:
         from channels.layers import get_channel_layer
 
-        from graceful_django.fleet import group_name, is_cross_process
-        from graceful_django.fleet_client import FleetDrain
+        from graceful_django.operations.fleet import group_name, is_cross_process
+        from graceful_django.operations.fleet_client import FleetDrain
 
         if action == "shutdown":
             raise DrainError(

@@ -20,11 +20,11 @@ from typing import Any, TypeVar, overload
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 
-from . import builtin_hooks
-from .conf import conf
-from .deadline import Deadline
-from .hook_loading import Hook, HookError, hook_from_object, load_hooks
-from .hook_runner import run_hooks
+from ..conf import conf
+from ..core.deadline import Deadline
+from . import builtin as builtin_hooks
+from .loading import Hook, HookError, hook_from_object, load_hooks
+from .runner import run_hooks
 
 logger = logging.getLogger("graceful_django")
 

@@ -12,8 +12,8 @@ import asyncio
 import time
 from typing import Any
 
-from .drain import EXIT_NO_SERVER, EXIT_OK, EXIT_TIMEOUT, DrainError, Outcome
 from .fleet import reply_is_genuine, request
+from .local_client import EXIT_NO_SERVER, EXIT_OK, EXIT_TIMEOUT, DrainError, Outcome
 from .progress import ProgressView
 
 DEFAULT_WINDOW = 1.0

@@ -24,7 +24,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .coordinator import get_coordinator
+from ..core.coordinator import get_coordinator
+from ..servers.base import ServerAdapter
 from .runtime_state import (
     MAX_SOCKET_PATH,
     RuntimeDirError,
@@ -35,7 +36,6 @@ from .runtime_state import (
     socket_path,
     write_state,
 )
-from .servers.base import ServerAdapter
 from .status import StatusFeed, start_feed
 
 logger = logging.getLogger("graceful_django")

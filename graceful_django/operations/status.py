@@ -16,10 +16,10 @@ import time
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
-from .conf import conf
-from .coordinator import Coordinator
+from ..conf import conf
+from ..core.coordinator import Coordinator
+from ..servers.base import ServerAdapter
 from .runtime_state import listening_addresses
-from .servers.base import ServerAdapter
 
 # A safety net only: every change we know of wakes the feed at once.
 HEARTBEAT = 1.0

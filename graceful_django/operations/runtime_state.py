@@ -22,7 +22,7 @@ from typing import Any
 
 from django.conf import settings
 
-from .conf import conf
+from ..conf import conf
 
 logger = logging.getLogger("graceful_django")
 

@@ -11,12 +11,13 @@ import asyncio
 
 from asgiref.sync import sync_to_async
 
-from . import db, hooks, tasks, websockets
+from . import db, hooks, tasks
 from .conf import conf
-from .coordinator import Coordinator
-from .deadline import Deadline
-from .sequence import Step
+from .core.coordinator import Coordinator
+from .core.deadline import Deadline
+from .core.sequence import Step
 from .servers.base import ServerAdapter
+from .websockets.closing import close_all as close_all_websockets
 
 
 def build_steps(coordinator: Coordinator, adapter: ServerAdapter) -> list[Step]:
@@ -35,7 +36,7 @@ def build_steps(coordinator: Coordinator, adapter: ServerAdapter) -> list[Step]:
         return []
 
     async def close_websockets(deadline: Deadline) -> list[str]:
-        return await websockets.close_all(deadline)
+        return await close_all_websockets(deadline)
 
     async def drain_requests(deadline: Deadline) -> list[str]:
         if await coordinator.requests.wait_empty(deadline.remaining()):

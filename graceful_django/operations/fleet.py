@@ -22,10 +22,10 @@ from typing import Any
 from django.conf import settings
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from .conf import conf
+from ..conf import conf
+from ..core.coordinator import get_coordinator
+from ..servers.base import ServerAdapter
 from .control import answer
-from .coordinator import get_coordinator
-from .servers.base import ServerAdapter
 from .status import StatusFeed, extras, start_feed
 
 logger = logging.getLogger("graceful_django")

@@ -11,10 +11,10 @@ from urllib.parse import urlparse
 
 from django.core import checks
 
-from .conf import conf
-from .hook_loading import duplicate_names, import_path, load_hooks
-from .hooks import registered_hooks
-from .validation import is_number
+from ..conf import conf
+from ..core.validation import is_number
+from .api import registered_hooks
+from .loading import duplicate_names, import_path, load_hooks
 
 HOOK_TIMEOUT = "graceful_django.E030"
 TASK_TIMEOUT = "graceful_django.E031"

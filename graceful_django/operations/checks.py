@@ -18,8 +18,8 @@ from typing import Any
 from django.core import checks
 from django.urls import NoReverseMatch, reverse
 
-from .conf import conf
-from .validation import is_number
+from ..conf import conf
+from ..core.validation import is_number
 
 # channels' own rule for group names (channels.layers.BaseChannelLayer).
 GROUP_NAME = re.compile(r"^[a-zA-Z\d\-_.]{1,99}$")

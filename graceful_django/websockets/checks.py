@@ -6,9 +6,9 @@ from typing import Any
 
 from django.core import checks
 
-from .conf import conf
-from .validation import is_number
-from .websocket_transport import MAX_REASON_BYTES, is_sendable_close_code
+from ..conf import conf
+from ..core.validation import is_number
+from .transport import MAX_REASON_BYTES, is_sendable_close_code
 
 
 def check_ws_close_code(**kwargs: Any) -> list[checks.CheckMessage]:

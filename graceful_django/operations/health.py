@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from django.http import HttpRequest, JsonResponse
 
-from .conf import conf
-from .coordinator import Coordinator, get_coordinator
+from ..conf import conf
+from ..core.coordinator import Coordinator, get_coordinator
 
 
 def is_health_path(path: str) -> bool:

@@ -17,8 +17,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .deadline import Deadline
-from .hook_loading import Hook, in_running_order
+from ..core.deadline import Deadline
+from .loading import Hook, in_running_order
 
 logger = logging.getLogger("graceful_django")
 

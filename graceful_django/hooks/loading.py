@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .validation import is_number
+from ..core.validation import is_number
 
 ENTRY_KEYS = frozenset({"hook", "priority", "timeout", "name"})
 

@@ -1,19 +1,9 @@
-"""Every open websocket of this process, and closing them all cleanly at shutdown.
+"""Every open websocket of this process, from its handshake to the return of its application.
 
 The ASGI wrapper hands every websocket scope to `serve_websocket`, so each socket is
-tracked whether or not its consumer uses `GracefulWebsocketMixin`. At shutdown
-`close_all`:
-
-1. refuses every handshake from now on (HTTP 503; an accept still in flight is turned
-   into that refusal, never accepted and then dropped);
-2. broadcasts `graceful.close` to this process's group on the channel layer (the same
-   path in-memory and with Redis; a direct in-process call without a layer): each
-   graceful consumer sends its last message, then a close frame with
-   GRACEFUL_WS_CLOSE_CODE and GRACEFUL_WS_CLOSE_REASON;
-3. closes the sockets of the other apps itself, with the same code and reason;
-4. waits, woken by the last one, until every socket's application returned (so every
-   consumer's `disconnect` ran), up to GRACEFUL_WS_CLOSE_TIMEOUT; what is left is
-   closed and cancelled, and named in the log and in the report.
+tracked whether or not its consumer uses `GracefulWebsocketMixin`. The registry knows
+each socket's consumer and this process's group on the channel layer, through which
+`closing.close_all` tells the graceful consumers to close.
 """
 
 from __future__ import annotations
@@ -25,12 +15,10 @@ import time
 import uuid
 from typing import Any
 
-from .broadcast import broadcast_close, close_directly
-from .conf import conf
-from .coordinator import Coordinator, Phase
-from .deadline import Deadline
-from .tracker import Ticket
-from .websocket_transport import (
+from ..conf import conf
+from ..core.coordinator import Coordinator, Phase
+from ..core.tracker import Ticket
+from .transport import (
     daphne_protocol,
     is_sendable_close_code,
     refuse_handshake,
@@ -196,39 +184,59 @@ async def serve_websocket(
         coordinator.websockets.close(ticket)
 
 
-async def close_all(deadline: Deadline) -> list[str]:
-    """Close every websocket within the step's share; the names of those forced."""
-    registry = get_registry()
-    registry.closing = True
-    connections = registry.snapshot()
-    if not connections:
-        return []
-    share = deadline.share(float(conf.GRACEFUL_WS_CLOSE_TIMEOUT))
-    ends = time.monotonic() + share
-    code, reason = conf.GRACEFUL_WS_CLOSE_CODE, conf.GRACEFUL_WS_CLOSE_REASON
-    graceful = [connection for connection in connections if connection.consumer is not None]
-    others = [connection for connection in connections if connection.consumer is None]
-    logger.info(
-        "closing %d websockets with code %s (%d through their consumers)",
-        len(connections),
-        code,
-        len(graceful),
-    )
-    message = {"type": CLOSE_MESSAGE_TYPE, "code": code, "reason": reason}
-    await broadcast_close(registry.group, graceful, message)
-    await asyncio.gather(*(connection.close(code, reason) for connection in others))
-    tracker = connections[0].coordinator.websockets
-    if await tracker.wait_empty(min(LAYER_GRACE, max(0.0, ends - time.monotonic()))):
-        return []
-    late = [c for c in graceful if c.state == OPEN and c in registry.connections]
-    if late:
-        logger.info("%d consumers not reached through the layer yet; closing directly", len(late))
-        close_directly(late, message)
-    if await tracker.wait_empty(max(0.0, ends - time.monotonic())):
-        return []
-    left = registry.snapshot()
-    names = [connection.label for connection in left]
-    for connection in left:
-        await connection.force_close(code, reason)
-    logger.warning("force-closed %d websockets after %.1fs: %s", len(left), share, "; ".join(names))
-    return names
+# Telling every graceful consumer of this process to close, through the channel layer.
+# One group per process, so the same message goes the same way whether the layer keeps
+# its groups in memory or in Redis, and reaches each consumer after the messages already
+# queued for it. Members older than the layer's `group_expiry` (the layer forgets them)
+# also get it on their own channel. Consumers without a layer, those of a layer that
+# fails, and those the layer is too slow to reach get it dispatched to them directly.
+
+_direct_tasks: set[asyncio.Task[Any]] = set()
+
+
+async def broadcast_close(
+    group: str, connections: list[Connection], message: dict[str, Any]
+) -> None:
+    by_layer: dict[int, tuple[Any, list[Any]]] = {}
+    direct: list[Any] = []
+    for connection in connections:
+        consumer = connection.consumer
+        layer = getattr(consumer, "channel_layer", None)
+        if layer is None or not getattr(consumer, "channel_name", None):
+            direct.append(consumer)
+        else:
+            by_layer.setdefault(id(layer), (layer, []))[1].append(connection)
+    for layer, members in by_layer.values():
+        try:
+            await layer.group_send(group, message)
+            expiry = getattr(layer, "group_expiry", None)
+            if expiry is not None:
+                now = time.monotonic()
+                stale = [c.consumer for c in members if now - c.joined >= expiry * 0.9]
+                await asyncio.gather(*(layer.send(c.channel_name, message) for c in stale))
+        except Exception:
+            logger.warning(
+                "channel layer broadcast failed; closing its consumers directly", exc_info=True
+            )
+            direct.extend(connection.consumer for connection in members)
+    for consumer in direct:
+        _dispatch(consumer, message)
+
+
+def close_directly(connections: list[Connection], message: dict[str, Any]) -> None:
+    """The in-process path, for consumers the layer has not reached (the handler is idempotent)."""
+    for connection in connections:
+        _dispatch(connection.consumer, message)
+
+
+def _dispatch(consumer: Any, message: dict[str, Any]) -> None:
+    """The in-process path: run the consumer's handler as if the layer had delivered it."""
+    task = asyncio.get_running_loop().create_task(consumer.dispatch(message))
+    _direct_tasks.add(task)
+    task.add_done_callback(_done)
+
+
+def _done(task: asyncio.Task[Any]) -> None:
+    _direct_tasks.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        logger.warning("closing a consumer failed", exc_info=task.exception())

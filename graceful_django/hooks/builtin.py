@@ -1,0 +1,128 @@
+"""The hooks graceful_django brings, each switched on by the setting it needs.
+
+Each is named by its dotted path; listing that path in GRACEFUL_HOOKS (e.g. as a dict with
+another priority or timeout) replaces the automatic one.
+
+    graceful_django.builtin_hooks.deregister      priority 1000  when GRACEFUL_DEREGISTER_URLS
+    graceful_django.builtin_hooks.save_state      priority 500   when GRACEFUL_SAVE_STATE
+    graceful_django.builtin_hooks.close_caches    priority -1000 always
+    graceful_django.builtin_hooks.mark_prometheus_process_dead
+                                                  priority -1000 when PROMETHEUS_MULTIPROC_DIR
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import urllib.request
+import weakref
+from typing import Any
+
+from django.core.cache.backends.base import BaseCache
+
+from ..conf import conf
+from .loading import Hook, hook_from_object, import_path
+
+logger = logging.getLogger("graceful_django")
+
+BUILTIN_ORDER = 20_000  # after the hooks of GRACEFUL_HOOKS and of @shutdown_hook on ties
+DEREGISTER_PRIORITY = 1000  # first: stop being sent traffic before anything else
+SAVE_STATE_PRIORITY = 500
+CLOSE_CACHES_PRIORITY = -1000  # last: other hooks may still use the cache and metrics
+PROMETHEUS_PRIORITY = -1000
+
+
+def deregister() -> None:
+    """POST `{"event": "shutdown", "host", "pid"}` to each GRACEFUL_DEREGISTER_URLS entry."""
+    timeout = float(conf.GRACEFUL_DEREGISTER_TIMEOUT)
+    body = json.dumps({"event": "shutdown", "host": socket.gethostname(), "pid": os.getpid()})
+    failed = []
+    # One after the other, each bounded by its own timeout; a failure does not stop the rest.
+    for url in conf.GRACEFUL_DEREGISTER_URLS:
+        request = urllib.request.Request(
+            url,
+            data=body.encode(),
+            method="POST",
+            headers={"Content-Type": "application/json", "User-Agent": "graceful-django"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                logger.info("deregistered at %s (HTTP %s)", url, response.status)
+        except Exception as error:  # urllib raises HTTPError, URLError, TimeoutError, OSError
+            logger.warning("deregistration at %s failed: %s", url, error)
+            failed.append(f"{url} ({error})")
+    if failed:
+        raise RuntimeError(f"deregistration failed at {', '.join(failed)}")
+
+
+def save_state() -> Any:
+    """Call the GRACEFUL_SAVE_STATE function; an async one is awaited on the server's loop."""
+    return import_path(str(conf.GRACEFUL_SAVE_STATE))()
+
+
+# Django keeps cache instances per thread and async context (like database connections),
+# so the hook's own thread sees none of them: each is remembered when a request ends.
+_seen_caches: weakref.WeakSet[BaseCache] = weakref.WeakSet()
+_seen_lock = threading.Lock()
+
+
+def remember_caches(**kwargs: Any) -> None:
+    """`request_finished` receiver, connected in `AppConfig.ready()`."""
+    from django.core.cache import caches
+
+    used = caches.all(initialized_only=True)
+    if used:
+        with _seen_lock:
+            _seen_caches.update(used)
+
+
+def close_caches() -> None:
+    """Close the connections of every cache this process used (Redis, Memcached, ...)."""
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    with _seen_lock:
+        seen = {*_seen_caches, *caches.all(initialized_only=True)}
+    for cache in seen:
+        cache.close()
+        if isinstance(cache, RedisCache):
+            # RedisCache.close() is a no-op (its pools are meant to outlive requests); at
+            # shutdown they must go, or Redis only learns of them when the process dies.
+            for pool in getattr(cache._cache, "_pools", {}).values():
+                pool.disconnect()
+
+
+def prometheus_multiproc_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir")
+
+
+def mark_prometheus_process_dead() -> None:
+    """Drop this process's live gauges from the multiprocess directory (gunicorn's child_exit)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(os.getpid(), prometheus_multiproc_dir())  # type: ignore[no-untyped-call]
+
+
+# The dotted path users write in GRACEFUL_HOOKS and see as metric labels (a re-export).
+PUBLIC_MODULE = "graceful_django.builtin_hooks"
+
+
+def _builtin(func: Any, priority: int, index: int) -> Hook:
+    name = f"{PUBLIC_MODULE}.{func.__qualname__}"
+    return hook_from_object(func, name, priority=priority, order=BUILTIN_ORDER + index)
+
+
+def enabled_hooks() -> list[Hook]:
+    """The built-in hooks that have something to do with the current settings."""
+    wanted = [
+        (deregister, DEREGISTER_PRIORITY, bool(conf.GRACEFUL_DEREGISTER_URLS)),
+        (save_state, SAVE_STATE_PRIORITY, bool(conf.GRACEFUL_SAVE_STATE)),
+        (close_caches, CLOSE_CACHES_PRIORITY, True),
+        (mark_prometheus_process_dead, PROMETHEUS_PRIORITY, bool(prometheus_multiproc_dir())),
+    ]
+    return [
+        _builtin(func, priority, index) for index, (func, priority, on) in enumerate(wanted) if on
+    ]

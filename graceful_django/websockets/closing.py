@@ -1,0 +1,76 @@
+"""Closing every websocket of this process at shutdown, within the step's share of the deadline.
+
+Every open websocket of this process, and closing them all cleanly at shutdown.
+
+The ASGI wrapper hands every websocket scope to `serve_websocket`, so each socket is
+tracked whether or not its consumer uses `GracefulWebsocketMixin`. At shutdown
+`close_all`:
+
+1. refuses every handshake from now on (HTTP 503; an accept still in flight is turned
+   into that refusal, never accepted and then dropped);
+2. broadcasts `graceful.close` to this process's group on the channel layer (the same
+   path in-memory and with Redis; a direct in-process call without a layer): each
+   graceful consumer sends its last message, then a close frame with
+   GRACEFUL_WS_CLOSE_CODE and GRACEFUL_WS_CLOSE_REASON;
+3. closes the sockets of the other apps itself, with the same code and reason;
+4. waits, woken by the last one, until every socket's application returned (so every
+   consumer's `disconnect` ran), up to GRACEFUL_WS_CLOSE_TIMEOUT; what is left is
+   closed and cancelled, and named in the log and in the report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from ..conf import conf
+from ..core.deadline import Deadline
+from .registry import (
+    CLOSE_MESSAGE_TYPE,
+    LAYER_GRACE,
+    OPEN,
+    broadcast_close,
+    close_directly,
+    get_registry,
+)
+
+logger = logging.getLogger("graceful_django")
+
+
+async def close_all(deadline: Deadline) -> list[str]:
+    """Close every websocket within the step's share; the names of those forced."""
+    registry = get_registry()
+    registry.closing = True
+    connections = registry.snapshot()
+    if not connections:
+        return []
+    share = deadline.share(float(conf.GRACEFUL_WS_CLOSE_TIMEOUT))
+    ends = time.monotonic() + share
+    code, reason = conf.GRACEFUL_WS_CLOSE_CODE, conf.GRACEFUL_WS_CLOSE_REASON
+    graceful = [connection for connection in connections if connection.consumer is not None]
+    others = [connection for connection in connections if connection.consumer is None]
+    logger.info(
+        "closing %d websockets with code %s (%d through their consumers)",
+        len(connections),
+        code,
+        len(graceful),
+    )
+    message = {"type": CLOSE_MESSAGE_TYPE, "code": code, "reason": reason}
+    await broadcast_close(registry.group, graceful, message)
+    await asyncio.gather(*(connection.close(code, reason) for connection in others))
+    tracker = connections[0].coordinator.websockets
+    if await tracker.wait_empty(min(LAYER_GRACE, max(0.0, ends - time.monotonic()))):
+        return []
+    late = [c for c in graceful if c.state == OPEN and c in registry.connections]
+    if late:
+        logger.info("%d consumers not reached through the layer yet; closing directly", len(late))
+        close_directly(late, message)
+    if await tracker.wait_empty(max(0.0, ends - time.monotonic())):
+        return []
+    left = registry.snapshot()
+    names = [connection.label for connection in left]
+    for connection in left:
+        await connection.force_close(code, reason)
+    logger.warning("force-closed %d websockets after %.1fs: %s", len(left), share, "; ".join(names))
+    return names
