@@ -11,19 +11,22 @@ once the shutdown sequence is over.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 import threading
 from typing import Any
 
 from .conf import conf
-from .lifecycle import Lifecycle, get_lifecycle
-from .metrics import Metrics
+from .lifecycle import Lifecycle, StepsFactory
 from .middleware import SCOPE_TICKET_KEY, request_label
 from .operations.health import is_health_path
+from .refusal import send_http_refusal
 from .servers.base import GenericAdapter, ServerAdapter
 from .servers.daphne import DaphneAdapter, running_under_daphne
 from .servers.uvicorn import UvicornAdapter, current_uvicorn_server
+from .state import ProcessState, get_state
+from .steps import build_steps
 from .websockets.registry import serve_websocket
 
 logger = logging.getLogger("graceful_django")
@@ -33,11 +36,10 @@ ASGIApp = Any
 
 
 class GracefulShutdown:
-    def __init__(self, app: ASGIApp, lifecycle: Lifecycle | None = None) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.lifecycle = lifecycle or get_lifecycle()
         if running_under_daphne():
-            arm_under_daphne(self.lifecycle)
+            arm_under_daphne(get_state())
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         kind = scope["type"]
@@ -46,20 +48,25 @@ class GracefulShutdown:
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         elif kind == "websocket":
-            await serve_websocket(self.app, self.lifecycle.coordinator, scope, receive, send)
+            state = get_state()
+            await serve_websocket(
+                self.app, state.websockets, state.coordinator, scope, receive, send
+            )
         else:
             await self.app(scope, receive, send)
 
     async def _http(self, scope: Scope, receive: Any, send: Any) -> None:
-        if not self.lifecycle.attached:
-            attach_without_lifespan(self.lifecycle)
-        coordinator = self.lifecycle.coordinator
+        state = get_state()
+        if not state.lifecycle.attached:
+            attach_without_lifespan(state)
+        coordinator = state.coordinator
         if coordinator.refusing:
             if is_health_path(scope.get("path", "")):
                 # Probes must see the drain and must not hold it up: served, untracked.
                 await self.app(scope, receive, send)
                 return
-            await send_refusal(send)
+            state.metrics.refused.inc()
+            await send_http_refusal(send, conf.GRACEFUL_RETRY_AFTER)
             return
         requests = coordinator.requests
         ticket = requests.open(request_label(scope.get("method", ""), scope.get("path", "")))
@@ -72,68 +79,57 @@ class GracefulShutdown:
     async def _lifespan(self, receive: Any, send: Any) -> None:
         while True:
             message = await receive()
+            lifecycle = get_state().lifecycle
             if message["type"] == "lifespan.startup":
-                if not self.lifecycle.attached:
+                if not lifecycle.attached:
                     server = current_uvicorn_server()
                     adapter: ServerAdapter = (
                         UvicornAdapter(server) if server is not None else _generic_adapter()
                     )
-                    self.lifecycle.attach(adapter, asyncio.get_running_loop())
+                    _attach(get_state(), adapter, asyncio.get_running_loop())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 # Started by our signal handler already, or by the server itself (reload,
                 # --limit-max-requests): either way the server waits for the whole sequence.
-                await self.lifecycle.request_shutdown()
+                await lifecycle.request_shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
 
-async def send_refusal(send: Any) -> None:
-    Metrics.get_instance().refused.inc()
-    body = b"Service is shutting down; retry shortly.\n"
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 503,
-            "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"),
-                (b"content-length", str(len(body)).encode()),
-                (b"retry-after", str(conf.GRACEFUL_RETRY_AFTER).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+def steps_of(state: ProcessState) -> StepsFactory:
+    return functools.partial(build_steps, state)
+
+
+def _attach(state: ProcessState, adapter: ServerAdapter, loop: asyncio.AbstractEventLoop) -> None:
+    state.lifecycle.attach(adapter, loop, steps_of(state))
 
 
 _arm_lock = threading.Lock()
-_armed_daphne = False
-_warned_not_main_thread = False
 
 
-def arm_under_daphne(lifecycle: Lifecycle) -> None:
+def arm_under_daphne(state: ProcessState) -> None:
     """At import time: catch a signal now, take over from Twisted once the reactor runs."""
-    global _armed_daphne
+    lifecycle: Lifecycle = state.lifecycle
     with _arm_lock:
-        if _armed_daphne:
+        if lifecycle.armed_for_daphne:
             return
-        _armed_daphne = True
+        lifecycle.armed_for_daphne = True
     adapter = DaphneAdapter()
     if threading.current_thread() is threading.main_thread():
         lifecycle.install_signal_handlers()
-    adapter.when_running(lambda loop: lifecycle.attach(adapter, loop))
+    adapter.when_running(lambda loop: _attach(state, adapter, loop))
 
 
 def _generic_adapter() -> GenericAdapter:
     return GenericAdapter(previous_handler=signal.getsignal(signal.SIGTERM))
 
 
-def attach_without_lifespan(lifecycle: Lifecycle) -> None:
+def attach_without_lifespan(state: ProcessState) -> None:
     """A server that sent no lifespan startup (or `--lifespan off`): arm on first request."""
-    global _warned_not_main_thread
+    lifecycle = state.lifecycle
     if threading.current_thread() is not threading.main_thread():
-        if not _warned_not_main_thread:
-            _warned_not_main_thread = True
+        if not lifecycle.warned_not_main_thread:
+            lifecycle.warned_not_main_thread = True
             logger.warning("not armed: signal handlers can only be installed in the main thread")
         return
-    lifecycle.attach(_generic_adapter(), asyncio.get_running_loop())
+    _attach(state, _generic_adapter(), asyncio.get_running_loop())

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core import checks
 
 from .conf import conf
-from .core.validation import is_number
+from .core.validation import is_number, is_whole_number
 
 MIDDLEWARE_PATH = "graceful_django.middleware.GracefulShutdownMiddleware"
 
@@ -31,7 +31,7 @@ def check_timeout(**kwargs: Any) -> list[checks.CheckMessage]:
 
 def check_retry_after(**kwargs: Any) -> list[checks.CheckMessage]:
     value = conf.GRACEFUL_RETRY_AFTER
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+    if not is_whole_number(value) or value < 0:
         return [
             checks.Error(
                 f"GRACEFUL_RETRY_AFTER must be a whole number of seconds >= 0, not {value!r}.",

@@ -25,7 +25,8 @@ from channels.generic.websocket import (
 )
 from channels.layers import get_channel_layer
 
-from .websockets.registry import CLOSE_MESSAGE_TYPE, SCOPE_CONNECTION_KEY, get_registry
+from .state import get_state
+from .websockets.registry import CLOSE_MESSAGE_TYPE, SCOPE_CONNECTION_KEY
 
 
 class GracefulWebsocketMixin:
@@ -42,7 +43,7 @@ class GracefulWebsocketMixin:
             connection.attach(self)
             if get_channel_layer(self.channel_layer_alias) is not None:
                 # Channels joins and leaves `groups` around connect and disconnect.
-                self.groups = [*(self.groups or []), get_registry().group]
+                self.groups = [*(self.groups or []), get_state().websockets.group]
         await super().__call__(scope, receive, send)  # type: ignore[misc]
 
     async def dispatch(self, message: dict[str, Any]) -> None:

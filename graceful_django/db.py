@@ -24,32 +24,44 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 logger = logging.getLogger("graceful_django")
 
-_opened: weakref.WeakSet[BaseDatabaseWrapper] = weakref.WeakSet()
-_driver_connections: weakref.WeakSet[Any] = weakref.WeakSet()
-_lock = threading.Lock()
+
+class OpenedConnections:
+    """Weak references to every connection the process opened (wrappers and drivers)."""
+
+    def __init__(self) -> None:
+        self._opened: weakref.WeakSet[BaseDatabaseWrapper] = weakref.WeakSet()
+        self._drivers: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._lock = threading.Lock()
+
+    def remember(self, connection: BaseDatabaseWrapper) -> None:
+        with self._lock:
+            self._opened.add(connection)
+            try:
+                self._drivers.add(connection.connection)
+            except TypeError:
+                pass  # sqlite3 connections take no weak reference; they hold no server anyway
+
+    def open_wrappers(self) -> list[BaseDatabaseWrapper]:
+        with self._lock:
+            return [wrapper for wrapper in self._opened if wrapper.connection is not None]
+
+    def orphaned_drivers(self) -> list[Any]:
+        """Driver connections still open although no wrapper holds them any more."""
+        with self._lock:
+            held = {id(w.connection) for w in self._opened if w.connection is not None}
+            return [
+                conn
+                for conn in self._drivers
+                if id(conn) not in held and not getattr(conn, "closed", True)
+            ]
 
 
-def remember_connection(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
-    """`connection_created` receiver, connected in `AppConfig.ready()`."""
-    with _lock:
-        _opened.add(connection)
-        try:
-            _driver_connections.add(connection.connection)
-        except TypeError:
-            pass  # sqlite3 connections take no weak reference; they hold no server anyway
-
-
-def open_connections() -> list[BaseDatabaseWrapper]:
-    with _lock:
-        return [wrapper for wrapper in _opened if wrapper.connection is not None]
-
-
-def close_all_connections() -> list[str]:
+def close_all_connections(opened: OpenedConnections) -> list[str]:
     """Close them all; return a description of each connection that refused to close."""
     failed: list[str] = []
     # The caller's own connections first, the ordinary way.
     connections.close_all()
-    still_open = open_connections()
+    still_open = opened.open_wrappers()
     for wrapper in still_open:
         wrapper.inc_thread_sharing()
         try:
@@ -59,7 +71,7 @@ def close_all_connections() -> list[str]:
             logger.warning("could not close database connection %s: %s", wrapper.alias, error)
         finally:
             wrapper.dec_thread_sharing()
-    orphans = _orphaned_driver_connections()
+    orphans = opened.orphaned_drivers()
     for driver_connection in orphans:
         try:
             driver_connection.close()
@@ -71,14 +83,3 @@ def close_all_connections() -> list[str]:
         len(orphans),
     )
     return failed
-
-
-def _orphaned_driver_connections() -> list[Any]:
-    """Driver connections still open although no wrapper holds them any more."""
-    with _lock:
-        held = {id(wrapper.connection) for wrapper in _opened if wrapper.connection is not None}
-        return [
-            conn
-            for conn in _driver_connections
-            if id(conn) not in held and not getattr(conn, "closed", True)
-        ]

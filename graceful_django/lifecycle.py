@@ -1,6 +1,7 @@
-"""The life of one server process: signal handlers, the shutdown task, the exit.
+"""The life of one server process: armed under its server, the shutdown task, the exit.
 
-Exit codes are in `exiting.py`.
+OS signals are caught in `os_signals.py`, the steps are built in `steps.py`, exit codes
+are in `core/exiting.py`.
 """
 
 from __future__ import annotations
@@ -10,32 +11,36 @@ import atexit
 import logging
 import os
 import signal
-from types import FrameType
+from collections.abc import Callable
 
 from .conf import conf
-from .core.coordinator import Coordinator, Phase, get_coordinator
+from .core.coordinator import Coordinator, Phase
 from .core.deadline import Deadline
-from .core.exiting import EXIT_DEADLINE, EXIT_OK, exit_now, forced_exit_code
-from .core.sequence import Report, run_steps
+from .core.exiting import EXIT_DEADLINE, EXIT_OK, exit_now
+from .core.sequence import Report, Step, run_steps
 from .core.watchdog import Watchdog
+from .os_signals import SignalCatcher
 from .servers.base import ServerAdapter
 from .signals import server_started, shutdown_finished, shutdown_started
-from .steps import build_steps
 
 logger = logging.getLogger("graceful_django")
 
-HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+StepsFactory = Callable[[ServerAdapter], list[Step]]
 
 
 class Lifecycle:
-    def __init__(self, coordinator: Coordinator | None = None) -> None:
-        self.coordinator = coordinator or get_coordinator()
+    def __init__(self, coordinator: Coordinator) -> None:
+        self.coordinator = coordinator
+        self.build_steps: StepsFactory | None = None
         self.adapter: ServerAdapter | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.signals_received = 0
+        self.signals = SignalCatcher(self._on_first_signal)
         self.pending_signal: int | None = None
         self.shutdown_task: asyncio.Task[Report] | None = None
         self.report: Report | None = None
+        # How the ASGI wrapper armed this process (once per process, see asgi.py).
+        self.armed_for_daphne = False
+        self.warned_not_main_thread = False
 
     @property
     def attached(self) -> bool:
@@ -43,11 +48,13 @@ class Lifecycle:
 
     def install_signal_handlers(self) -> None:
         """May be called before the loop runs: a signal then waits for `attach`."""
-        for signum in HANDLED_SIGNALS:
-            signal.signal(signum, self._on_signal)
+        self.signals.install()
 
-    def attach(self, adapter: ServerAdapter, loop: asyncio.AbstractEventLoop) -> None:
+    def attach(
+        self, adapter: ServerAdapter, loop: asyncio.AbstractEventLoop, build_steps: StepsFactory
+    ) -> None:
         """The server runs: (re)install our handlers over the server's and start services."""
+        self.build_steps = build_steps
         self.adapter = adapter
         self.loop = loop
         self.install_signal_handlers()
@@ -56,12 +63,7 @@ class Lifecycle:
         if self.pending_signal is not None:
             self.request_shutdown(self.pending_signal)
 
-    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        self.signals_received += 1
-        if self.signals_received > 1:
-            # No logging here: the interrupted code may hold the logging lock.
-            os.write(2, f"graceful_django: second signal {signum}, forcing exit\n".encode())
-            os._exit(forced_exit_code(signum))
+    def _on_first_signal(self, signum: int) -> None:
         if self.loop is None:
             self.pending_signal = signum
             return
@@ -80,12 +82,12 @@ class Lifecycle:
         return self.shutdown_task
 
     async def _shutdown(self) -> Report:
-        assert self.adapter is not None
+        assert self.adapter is not None and self.build_steps is not None
         deadline = Deadline(float(conf.GRACEFUL_TIMEOUT))
         Watchdog(deadline, self._deadline_reached).start()
         self.coordinator.begin_shutdown()
         shutdown_started.send(sender=type(self), coordinator=self.coordinator)
-        report = await run_steps(build_steps(self.coordinator, self.adapter), deadline)
+        report = await run_steps(self.build_steps(self.adapter), deadline)
         self.report = report
         logger.info(report.summary())
         shutdown_finished.send(sender=type(self), report=report)
@@ -100,12 +102,7 @@ class Lifecycle:
 
     def _deadline_reached(self) -> None:
         """Runs in the watchdog thread: name what is left, then end the process."""
-        coordinator = self.coordinator
-        still = {
-            "requests": coordinator.requests.labels(),
-            "websockets": coordinator.websockets.labels(),
-            "tasks": coordinator.tasks.labels(),
-        }
+        still = {kind: tracker.labels() for kind, tracker in self.coordinator.trackers().items()}
         running = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in still.items() if names)
         logger.error(
             "GRACEFUL_TIMEOUT of %ss reached; abandoning %s",
@@ -113,10 +110,3 @@ class Lifecycle:
             running or "the remaining shutdown steps",
         )
         exit_now(EXIT_DEADLINE)
-
-
-_lifecycle = Lifecycle()
-
-
-def get_lifecycle() -> Lifecycle:
-    return _lifecycle

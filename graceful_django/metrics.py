@@ -8,8 +8,6 @@ multiprocess mode that sums live processes (in flight) or keeps one series per p
 
 from __future__ import annotations
 
-from typing import Any
-
 from prometheus_client import Counter, Gauge, Histogram
 
 from .core.coordinator import Coordinator
@@ -19,13 +17,8 @@ SHUTDOWN_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120)
 
 
 class Metrics:
-    _instance: Metrics | None = None
-
-    @classmethod
-    def get_instance(cls) -> Metrics:
-        if cls._instance is None:
-            cls._instance = cls()
-        return cls._instance
+    """Created once per process, by `state.ProcessState.metrics` (Prometheus registers each
+    name once)."""
 
     def __init__(self) -> None:
         self.in_flight = Gauge(
@@ -67,7 +60,7 @@ class Metrics:
 
     def watch(self, coordinator: Coordinator) -> None:
         """Follow the coordinator's counts and phase from now on."""
-        for tracker in (coordinator.requests, coordinator.websockets, coordinator.tasks):
+        for tracker in coordinator.trackers().values():
             gauge = self.in_flight.labels(tracker.kind)
             tracker.observers.append(gauge.inc)
         self.ready.set(1 if coordinator.ready else 0)
@@ -80,8 +73,3 @@ class Metrics:
             self.step_duration.labels(outcome.name).observe(outcome.seconds)
             if outcome.forced:
                 self.forced.labels(outcome.name).inc(len(outcome.forced))
-
-
-def record_shutdown(sender: Any, report: Report, **kwargs: Any) -> None:
-    """`shutdown_finished` receiver."""
-    Metrics.get_instance().record(report)

@@ -15,11 +15,11 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 
+from . import refusal
 from .conf import conf
-from .core.coordinator import get_coordinator
 from .core.tracker import Ticket, Tracker
-from .metrics import Metrics
 from .operations.health import is_health_path
+from .state import get_state
 
 # Set by the ASGI wrapper on the scope of each HTTP call it tracks.
 SCOPE_TICKET_KEY = "graceful_django.ticket"
@@ -30,12 +30,8 @@ def request_label(method: str, path: str) -> str:
 
 
 def refusal_response() -> HttpResponse:
-    Metrics.get_instance().refused.inc()
-    response = HttpResponse(
-        "Service is shutting down; retry shortly.\n", status=503, content_type="text/plain"
-    )
-    response["Retry-After"] = str(conf.GRACEFUL_RETRY_AFTER)
-    return response
+    get_state().metrics.refused.inc()
+    return refusal.refusal_response(conf.GRACEFUL_RETRY_AFTER)
 
 
 class GracefulShutdownMiddleware:
@@ -51,7 +47,7 @@ class GracefulShutdownMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:
             return self.__acall__(request)
-        coordinator = get_coordinator()
+        coordinator = get_state().coordinator
         if coordinator.refusing:
             if is_health_path(request.path):
                 return self.get_response(request)
@@ -65,7 +61,7 @@ class GracefulShutdownMiddleware:
         return _finish(request, response, coordinator.requests, ticket)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
-        coordinator = get_coordinator()
+        coordinator = get_state().coordinator
         if coordinator.refusing:
             if is_health_path(request.path):
                 return await self.get_response(request)  # type: ignore[no-any-return]
@@ -101,7 +97,7 @@ def _mark(request: HttpRequest, response: HttpResponseBase, *, closing: bool) ->
 def _finish(
     request: HttpRequest, response: HttpResponseBase, tracker: Tracker, ticket: Ticket | None
 ) -> HttpResponseBase:
-    _mark(request, response, closing=not get_coordinator().ready)
+    _mark(request, response, closing=not get_state().coordinator.ready)
     if ticket is None:
         return response
     # Django calls the closers once the body is sent (WSGI servers call close() too).

@@ -8,19 +8,22 @@ closes so that they can still use it.
 from __future__ import annotations
 
 import asyncio
+import functools
 
 from asgiref.sync import sync_to_async
 
-from . import db, hooks, tasks
+from . import db, hooks
 from .conf import conf
-from .core.coordinator import Coordinator
 from .core.deadline import Deadline
 from .core.sequence import Step
 from .servers.base import ServerAdapter
+from .state import ProcessState
 from .websockets.closing import close_all as close_all_websockets
 
 
-def build_steps(coordinator: Coordinator, adapter: ServerAdapter) -> list[Step]:
+def build_steps(state: ProcessState, adapter: ServerAdapter) -> list[Step]:
+    coordinator = state.coordinator
+
     async def pre_drain_delay(deadline: Deadline) -> list[str]:
         # Readiness already fails; load balancers need this long to stop sending traffic.
         delay = deadline.share(float(conf.GRACEFUL_PRE_DRAIN_DELAY))
@@ -36,7 +39,7 @@ def build_steps(coordinator: Coordinator, adapter: ServerAdapter) -> list[Step]:
         return []
 
     async def close_websockets(deadline: Deadline) -> list[str]:
-        return await close_all_websockets(deadline)
+        return await close_all_websockets(state.websockets, deadline)
 
     async def drain_requests(deadline: Deadline) -> list[str]:
         if await coordinator.requests.wait_empty(deadline.remaining()):
@@ -44,14 +47,15 @@ def build_steps(coordinator: Coordinator, adapter: ServerAdapter) -> list[Step]:
         return coordinator.requests.labels()
 
     async def cancel_tasks(deadline: Deadline) -> list[str]:
-        return await tasks.cancel_all(deadline)
+        return await state.background.cancel_all(deadline, float(conf.GRACEFUL_TASK_TIMEOUT))
 
     async def run_hooks(deadline: Deadline) -> list[str]:
         return await hooks.run_all(deadline)
 
     async def close_databases(deadline: Deadline) -> list[str]:
         # thread_sensitive=False: the main sync thread may be the one still stuck.
-        return await sync_to_async(db.close_all_connections, thread_sensitive=False)()
+        close = functools.partial(db.close_all_connections, state.databases)
+        return await sync_to_async(close, thread_sensitive=False)()
 
     accept_and_close = [
         Step("stop accepting", stop_accepting),

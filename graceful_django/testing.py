@@ -17,17 +17,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from .conf import conf
-from .core.coordinator import Coordinator, get_coordinator, reset_coordinator
+from .core.coordinator import Coordinator
 from .core.deadline import Deadline
 from .core.sequence import Report, run_steps
 from .servers.base import ServerAdapter
+from .state import get_state
 from .steps import build_steps
 
 
 @contextmanager
 def draining(*, refuse: bool = True) -> Iterator[Coordinator]:
     """Readiness fails (and, with `refuse`, new requests get 503) inside the block."""
-    coordinator = get_coordinator()
+    coordinator = get_state().coordinator
     coordinator.begin_drain(refuse=refuse)
     try:
         yield coordinator
@@ -38,13 +39,13 @@ def draining(*, refuse: bool = True) -> Iterator[Coordinator]:
 async def run_shutdown_sequence(timeout: float | None = None) -> Report:
     """Run the whole sequence (websockets, requests, tasks, hooks, DB) without a server.
 
-    The process-wide coordinator is replaced by a fresh one before and after, so the
-    test leaves the process serving.
+    The process state is reset before and after, so the test leaves the process serving.
     """
-    coordinator = reset_coordinator()
+    state = get_state()
+    state.reset()
     try:
-        coordinator.begin_shutdown()
+        state.coordinator.begin_shutdown()
         deadline = Deadline(float(timeout if timeout is not None else conf.GRACEFUL_TIMEOUT))
-        return await run_steps(build_steps(coordinator, ServerAdapter()), deadline)
+        return await run_steps(build_steps(state, ServerAdapter()), deadline)
     finally:
-        reset_coordinator()
+        state.reset()

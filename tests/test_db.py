@@ -10,6 +10,7 @@ import pytest
 from django.db import connection, connections
 
 from graceful_django import db
+from graceful_django.state import get_state
 
 
 def backend_pids_alive(pids: list[int]) -> int:
@@ -37,7 +38,7 @@ def test_connections_of_finished_threads_are_closed():
     assert len(set(pids)) == 3
     assert backend_pids_alive(pids) == 3
 
-    assert db.close_all_connections() == []
+    assert db.close_all_connections(get_state().databases) == []
     assert all(wrapper.connection is None for wrapper in wrappers)
     # The test's own connection was closed too; this query reopens it.
     assert backend_pids_alive(pids) == 0
@@ -57,6 +58,6 @@ def test_driver_connections_that_outlive_their_wrapper_are_closed():
     assert freed() is None
     assert backend_pids_alive(pids) == 1
 
-    assert db.close_all_connections() == []
+    assert db.close_all_connections(get_state().databases) == []
     assert driver_connection.closed
     assert backend_pids_alive(pids) == 0

@@ -20,6 +20,7 @@ from django.test import override_settings
 
 from graceful_django import db, hooks
 from graceful_django.core.deadline import Deadline
+from graceful_django.state import get_state
 from project.demo.models import Write
 
 H = "tests.testapp.hooks"
@@ -53,7 +54,7 @@ def run_all(seconds: float = 10.0) -> list[str]:
 def close_hook_connections() -> Iterator[None]:
     """Hooks open connections in their own threads; close them so the test DB can be dropped."""
     yield
-    db.close_all_connections()
+    db.close_all_connections(get_state().databases)
 
 
 # In-process: the runner, on asyncio.run's loop -----------------------------------------

@@ -9,15 +9,16 @@ from asgiref.sync import async_to_sync
 from django.http import HttpResponse, StreamingHttpResponse
 from django.test import AsyncRequestFactory, RequestFactory, override_settings
 
-from graceful_django.core.coordinator import get_coordinator, reset_coordinator
 from graceful_django.middleware import SCOPE_TICKET_KEY, GracefulShutdownMiddleware
+from graceful_django.state import get_state
 from graceful_django.testing import draining
 
 
 @pytest.fixture(autouse=True)
 def fresh_coordinator():
-    yield reset_coordinator()
-    reset_coordinator()
+    get_state().reset()
+    yield get_state().coordinator
+    get_state().reset()
 
 
 def sync_middleware(response_factory=lambda request: HttpResponse("ok")):
@@ -32,7 +33,7 @@ def async_middleware(response_factory=lambda request: HttpResponse("ok")):
 
 
 def test_sync_request_is_in_flight_until_the_response_is_closed():
-    requests = get_coordinator().requests
+    requests = get_state().coordinator.requests
     response = sync_middleware()(RequestFactory().get("/orders"))
     assert requests.labels()[0].startswith("GET /orders")
     response.close()
@@ -65,7 +66,7 @@ def test_draining_without_refusing_serves_with_connection_close():
 
 
 def test_streaming_response_is_in_flight_until_its_last_chunk():
-    requests = get_coordinator().requests
+    requests = get_state().coordinator.requests
 
     async def chunks():
         for index in range(3):
@@ -92,12 +93,12 @@ def test_an_exception_in_the_view_ends_the_request():
 
     with pytest.raises(RuntimeError):
         sync_middleware(boom)(RequestFactory().get("/"))
-    assert len(get_coordinator().requests) == 0
+    assert len(get_state().coordinator.requests) == 0
 
 
 def test_under_the_asgi_wrapper_the_wrapper_owns_the_ticket():
     request = AsyncRequestFactory().get("/")
     request.scope[SCOPE_TICKET_KEY] = object()
     response = async_to_sync(async_middleware())(request)
-    assert get_coordinator().requests.total_opened == 0
+    assert get_state().coordinator.requests.total_opened == 0
     response.close()

@@ -16,10 +16,11 @@ import pytest
 from django.db import connection
 
 from graceful_django import db, tasks
+from graceful_django.conf import conf
 from graceful_django.core.background import BackgroundWork, ShuttingDown
-from graceful_django.core.coordinator import get_coordinator
 from graceful_django.core.deadline import Deadline
 from graceful_django.core.tracker import Tracker
+from graceful_django.state import get_state
 from project.demo.models import Write
 
 SERVERS = ["daphne", "uvicorn"]
@@ -37,7 +38,7 @@ def run(coro: Any) -> Any:
 
 def new_work(loop: asyncio.AbstractEventLoop | None = None) -> tuple[BackgroundWork, Tracker]:
     tracker = Tracker("task")
-    return BackgroundWork(lambda: tracker, lambda: loop), tracker
+    return BackgroundWork(tracker, lambda: loop), tracker
 
 
 async def looping(stopped: list[str], token: str) -> None:
@@ -67,9 +68,9 @@ def watching(stopped: list[str], token: str) -> Any:
 
 @pytest.fixture(autouse=True)
 def fresh_background_work() -> Iterator[None]:
-    tasks.reset_background_work()
+    get_state().reset()
     yield
-    tasks.reset_background_work()
+    get_state().reset()
 
 
 # In-process ----------------------------------------------------------------------------
@@ -206,17 +207,17 @@ def test_module_api_tracks_in_the_coordinator_and_threads_close_their_connection
         tasks.start_task(looping(stopped, "module-task"), name="module-task")
         tasks.start_thread(uses_the_orm, name="orm-thread")
         await asyncio.sleep(0.05)
-        assert get_coordinator().tasks.labels()[0].startswith("task module-task")
-        forced = await tasks.cancel_all(Deadline(5))
+        assert get_state().coordinator.tasks.labels()[0].startswith("task module-task")
+        forced = await get_state().background.cancel_all(Deadline(5), conf.GRACEFUL_TASK_TIMEOUT)
         assert stopped == ["module-task"]
         return forced
 
     assert run(scenario()) == []
-    assert len(get_coordinator().tasks) == 0
+    assert len(get_state().coordinator.tasks) == 0
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pids[0]])
         assert cursor.fetchone()[0] == 0  # the thread's connection closed when it ended
-    db.close_all_connections()
+    db.close_all_connections(get_state().databases)
 
 
 # Real server processes -----------------------------------------------------------------

@@ -63,7 +63,7 @@ class BackgroundThread:
 class BackgroundWork:
     def __init__(
         self,
-        tracker: Callable[[], Tracker],
+        tracker: Tracker,
         loop: LoopGetter,
         on_thread_exit: Callable[[], Any] | None = None,
         task_context: Callable[[], contextvars.Context] | None = None,
@@ -95,7 +95,7 @@ class BackgroundWork:
             if loop is None:
                 raise RuntimeError(f"cannot start {task_name}: no server event loop is running")
             raise ShuttingDown(f"cannot start {task_name}: the server is shutting down")
-        ticket = self._tracker().open(f"task {task_name}")
+        ticket = self._tracker.open(f"task {task_name}")
         if loop is running:
             return self._spawn(loop, coro, TaskInfo(task_name, shield, ticket))
         result: concurrent.futures.Future[Any] = concurrent.futures.Future()
@@ -120,7 +120,7 @@ class BackgroundWork:
     ) -> None:
         if self.stopping:  # cancel_all already took its list: this one would escape it
             coro.close()
-            self._tracker().close(info.ticket)
+            self._tracker.close(info.ticket)
             result.set_exception(ShuttingDown(f"cannot start {info.name}: shutting down"))
             return
         task = self._spawn(loop, coro, info)
@@ -129,7 +129,7 @@ class BackgroundWork:
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         info = self._tasks.pop(task, None)
         if info is not None:
-            self._tracker().close(info.ticket)
+            self._tracker.close(info.ticket)
         if not task.cancelled() and task.exception() is not None:
             logger.error("background task %s failed", task.get_name(), exc_info=task.exception())
 
@@ -141,7 +141,7 @@ class BackgroundWork:
         if self.stopping:
             raise ShuttingDown(f"cannot start {thread_name}: the server is shutting down")
         handle = BackgroundThread(thread_name, target)
-        ticket = self._tracker().open(f"thread {thread_name}")
+        ticket = self._tracker.open(f"thread {thread_name}")
         running = self._running_threads.open(thread_name)
         if self._on_thread_exit is not None:
             handle.on_exit.append(self._on_thread_exit)
@@ -154,7 +154,7 @@ class BackgroundWork:
     def _thread_done(self, handle: BackgroundThread, ticket: Ticket, running: Ticket) -> None:
         with self._lock:
             self._threads.discard(handle)
-        self._tracker().close(ticket)
+        self._tracker.close(ticket)
         self._running_threads.close(running)
 
     async def cancel_all(self, deadline: Deadline, timeout: float) -> list[str]:

@@ -106,24 +106,9 @@ class Coordinator:
                 self.refusing = True
         self._changed()
 
+    def trackers(self) -> dict[str, Tracker]:
+        """What is in flight, by the plural name the status, the logs and the metrics use."""
+        return {"requests": self.requests, "websockets": self.websockets, "tasks": self.tasks}
+
     def counts(self) -> dict[str, int]:
-        return {
-            "requests": len(self.requests),
-            "websockets": len(self.websockets),
-            "tasks": len(self.tasks),
-        }
-
-
-_coordinator = Coordinator()
-
-
-def get_coordinator() -> Coordinator:
-    """The coordinator of this process (one server process, one shutdown)."""
-    return _coordinator
-
-
-def reset_coordinator() -> Coordinator:
-    """A fresh coordinator, for tests that run several shutdowns in one process."""
-    global _coordinator
-    _coordinator = Coordinator()
-    return _coordinator
+        return {name: len(tracker) for name, tracker in self.trackers().items()}

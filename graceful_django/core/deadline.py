@@ -16,9 +16,6 @@ class Deadline:
     def remaining(self) -> float:
         return max(0.0, self.at - time.monotonic())
 
-    def elapsed(self) -> float:
-        return time.monotonic() - self.started
-
     @property
     def expired(self) -> bool:
         return self.remaining() <= 0.0

@@ -16,14 +16,11 @@ import json
 import logging
 import os
 import socket
-import threading
 import urllib.request
-import weakref
 from typing import Any
 
-from django.core.cache.backends.base import BaseCache
-
 from ..conf import conf
+from ..state import get_state
 from .loading import Hook, hook_from_object, import_path
 
 logger = logging.getLogger("graceful_django")
@@ -63,36 +60,9 @@ def save_state() -> Any:
     return import_path(str(conf.GRACEFUL_SAVE_STATE))()
 
 
-# Django keeps cache instances per thread and async context (like database connections),
-# so the hook's own thread sees none of them: each is remembered when a request ends.
-_seen_caches: weakref.WeakSet[BaseCache] = weakref.WeakSet()
-_seen_lock = threading.Lock()
-
-
-def remember_caches(**kwargs: Any) -> None:
-    """`request_finished` receiver, connected in `AppConfig.ready()`."""
-    from django.core.cache import caches
-
-    used = caches.all(initialized_only=True)
-    if used:
-        with _seen_lock:
-            _seen_caches.update(used)
-
-
 def close_caches() -> None:
     """Close the connections of every cache this process used (Redis, Memcached, ...)."""
-    from django.core.cache import caches
-    from django.core.cache.backends.redis import RedisCache
-
-    with _seen_lock:
-        seen = {*_seen_caches, *caches.all(initialized_only=True)}
-    for cache in seen:
-        cache.close()
-        if isinstance(cache, RedisCache):
-            # RedisCache.close() is a no-op (its pools are meant to outlive requests); at
-            # shutdown they must go, or Redis only learns of them when the process dies.
-            for pool in getattr(cache._cache, "_pools", {}).values():
-                pool.disconnect()
+    get_state().caches.close_all()
 
 
 def prometheus_multiproc_dir() -> str | None:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ..core.validation import is_number
+from ..core.validation import is_number, is_whole_number
 
 ENTRY_KEYS = frozenset({"hook", "priority", "timeout", "name"})
 
@@ -86,7 +86,7 @@ def import_path(path: str) -> Any:
 
 
 def validate_priority(priority: Any, where: str) -> int:
-    if not isinstance(priority, int) or isinstance(priority, bool):
+    if not is_whole_number(priority):
         raise HookError(
             BAD_PRIORITY,
             f"{where}: priority must be an int, not {priority!r}.",

@@ -24,23 +24,20 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..core.coordinator import get_coordinator
-from ..servers.base import ServerAdapter
+from .ops import OPS, answer
 from .runtime_state import (
     MAX_SOCKET_PATH,
-    RuntimeDirError,
-    ensure_private_dir,
     new_record,
     remove_state,
-    runtime_dir,
     socket_path,
     write_state,
 )
-from .status import StatusFeed, start_feed
+from .status import StatusFeed
 
 logger = logging.getLogger("graceful_django")
 
-OPS = ("status", "drain", "undrain", "subscribe")
+# The socket streams progress too; the other operations mean the same on every transport.
+SOCKET_OPS = (*OPS, "subscribe")
 MAX_LINE = 4096
 
 
@@ -57,32 +54,9 @@ def decode_request(line: bytes) -> tuple[str | None, str | None]:
     if not isinstance(message, dict):
         return None, "bad request: not a JSON object on one line"
     op = message.get("op")
-    if op not in OPS:
-        return None, f"bad request: op must be one of {', '.join(OPS)}, not {op!r}"
+    if op not in SOCKET_OPS:
+        return None, f"bad request: op must be one of {', '.join(SOCKET_OPS)}, not {op!r}"
     return str(op), None
-
-
-def answer(op: str, feed: StatusFeed) -> dict[str, Any]:
-    """Carry out a control request (status, drain or undrain) and say where we are."""
-    coordinator = feed.coordinator
-    reply: dict[str, Any] = {"ok": True, "op": op}
-    if op == "drain":
-        reply["changed"] = coordinator.begin_drain(refuse=True)
-        if reply["changed"]:
-            logger.info("drain requested: readiness fails, new work is refused")
-    elif op == "undrain":
-        if coordinator.shutting_down:
-            return {
-                "ok": False,
-                "op": op,
-                "error": "shutting down; cannot undrain",
-                "status": feed.status(),
-            }
-        reply["changed"] = coordinator.undrain()
-        if reply["changed"]:
-            logger.info("undrain requested: serving again")
-    reply["status"] = feed.status()
-    return reply
 
 
 class ControlServer:
@@ -164,35 +138,3 @@ class ControlServer:
                     await writer.drain()
         finally:
             hung_up.cancel()
-
-
-_server: ControlServer | None = None
-_tasks: set[asyncio.Task[None]] = set()
-
-
-def on_server_started(
-    sender: Any, loop: asyncio.AbstractEventLoop, adapter: ServerAdapter, **kwargs: Any
-) -> None:
-    """`server_started` receiver: serve the control socket on the server's loop."""
-    global _server
-    try:
-        directory = ensure_private_dir(runtime_dir())
-        _server = ControlServer(start_feed(get_coordinator(), adapter, loop), directory)
-    except (RuntimeDirError, OSError) as error:
-        logger.error("manage.py drain will not reach this process: %s", error)
-        return
-    task = loop.create_task(_start(_server))
-    _tasks.add(task)  # the loop keeps only a weak reference
-    task.add_done_callback(_tasks.discard)
-
-
-async def _start(server: ControlServer) -> None:
-    try:
-        await server.start()
-    except OSError as error:
-        logger.error("manage.py drain will not reach this process: %s", error)
-
-
-def on_shutdown_finished(sender: Any, **kwargs: Any) -> None:
-    if _server is not None:
-        _server.stop()

@@ -23,17 +23,14 @@ from django.conf import settings
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from ..conf import conf
-from ..core.coordinator import get_coordinator
-from ..servers.base import ServerAdapter
-from .control import answer
-from .status import StatusFeed, extras, start_feed
+from .ops import OPS, answer
+from .status import StatusFeed
 
 logger = logging.getLogger("graceful_django")
 
 REQUEST_PURPOSE = "graceful_django.fleet.request"
 REPLY_PURPOSE = "graceful_django.fleet.reply"
 MESSAGE_TYPE = "graceful.control"
-OPS = ("status", "drain", "undrain")
 # Clocks of a fleet agree to NTP precision; a message older than this is a replay.
 MAX_AGE = 30.0
 RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
@@ -192,34 +189,3 @@ class FleetListener:
             task.cancel()
         if self.channel is not None:
             await self.layer.group_discard(self.group, self.channel)
-
-
-_listener: FleetListener | None = None
-_task: asyncio.Task[None] | None = None
-_leaving: set[asyncio.Future[None]] = set()
-
-
-def on_server_started(
-    sender: Any, loop: asyncio.AbstractEventLoop, adapter: ServerAdapter, **kwargs: Any
-) -> None:
-    """`server_started` receiver: listen for fleet control when the layer spans processes."""
-    global _listener, _task
-    from channels.layers import get_channel_layer
-
-    try:
-        layer = get_channel_layer()
-    except Exception as error:  # a broken CHANNEL_LAYERS must not stop the server
-        logger.warning("fleet control disabled: %s", error)
-        return
-    if not is_cross_process(layer):
-        return
-    _listener = FleetListener(layer, group_name(), start_feed(get_coordinator(), adapter, loop))
-    extras["fleet_rejected"] = lambda: dict(_listener.verifier.rejected) if _listener else {}
-    _task = loop.create_task(_listener.run())
-
-
-def on_shutdown_finished(sender: Any, **kwargs: Any) -> None:
-    """Leave the group (best effort: the process may exit before Redis answers)."""
-    if _task is not None and _listener is not None:
-        _task.cancel()
-        _leaving.add(asyncio.ensure_future(_listener.stop(), loop=_task.get_loop()))

@@ -13,7 +13,8 @@ from __future__ import annotations
 from django.http import HttpRequest, JsonResponse
 
 from ..conf import conf
-from ..core.coordinator import Coordinator, get_coordinator
+from ..core.coordinator import Coordinator
+from ..state import get_state
 
 
 def is_health_path(path: str) -> bool:
@@ -40,11 +41,11 @@ def _answer(ok: bool, coordinator: Coordinator) -> JsonResponse:
 
 async def live(request: HttpRequest) -> JsonResponse:
     """200 while the process is up, draining included; 503 once it is stopping."""
-    coordinator = get_coordinator()
+    coordinator = get_state().coordinator
     return _answer(coordinator.live, coordinator)
 
 
 async def ready(request: HttpRequest) -> JsonResponse:
     """200 while serving; 503 from the first moment of a drain or a shutdown."""
-    coordinator = get_coordinator()
+    coordinator = get_state().coordinator
     return _answer(coordinator.ready, coordinator)

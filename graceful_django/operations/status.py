@@ -24,9 +24,6 @@ from .runtime_state import listening_addresses
 # A safety net only: every change we know of wakes the feed at once.
 HEARTBEAT = 1.0
 
-# Added to every status by other modules (the fleet listener's rejected-message count).
-extras: dict[str, Callable[[], Any]] = {}
-
 
 def is_drained(status: dict[str, Any]) -> bool:
     """No longer ready, refusing new work, no HTTP request in flight.
@@ -37,7 +34,11 @@ def is_drained(status: dict[str, Any]) -> bool:
     return bool(not status["ready"] and status["refusing"] and status["requests"] == 0)
 
 
-def process_status(coordinator: Coordinator, adapter: ServerAdapter | None) -> dict[str, Any]:
+def process_status(
+    coordinator: Coordinator,
+    adapter: ServerAdapter | None,
+    extras: dict[str, Callable[[], Any]] | None = None,
+) -> dict[str, Any]:
     timeout = conf.GRACEFUL_TIMEOUT
     status: dict[str, Any] = {
         "pid": os.getpid(),
@@ -53,7 +54,7 @@ def process_status(coordinator: Coordinator, adapter: ServerAdapter | None) -> d
         "timeout": float(timeout) if isinstance(timeout, (int, float)) else None,
     }
     status["drained"] = is_drained(status)
-    for name, extra in extras.items():
+    for name, extra in (extras or {}).items():
         status[name] = extra()
     return status
 
@@ -69,19 +70,19 @@ class StatusFeed:
         self.adapter = adapter
         self.loop = loop
         self.started = time.time()
+        # Added to every status by other services (the fleet listener's rejected messages).
+        self.extras: dict[str, Callable[[], Any]] = {}
         # Called on the loop after each phase change (the state file is rewritten then).
         self.phase_listeners: list[Callable[[], None]] = []
         self._wakeup = asyncio.Event()
         self._watchers = 0
         self._wake_pending = False
         coordinator.on_change(self._phase_changed)
-        for tracker in (coordinator.requests, coordinator.websockets, coordinator.tasks):
-            observers = getattr(tracker, "observers", None)
-            if observers is not None:
-                observers.append(self._counted)
+        for tracker in coordinator.trackers().values():
+            tracker.observers.append(self._counted)
 
     def status(self) -> dict[str, Any]:
-        return process_status(self.coordinator, self.adapter)
+        return process_status(self.coordinator, self.adapter, self.extras)
 
     def _counted(self, delta: int) -> None:
         # Any thread, every request: keep it to two attribute tests when idle.
@@ -126,16 +127,3 @@ class StatusFeed:
                     pass
         finally:
             self._watchers -= 1
-
-
-_feed: StatusFeed | None = None
-
-
-def start_feed(
-    coordinator: Coordinator, adapter: ServerAdapter | None, loop: asyncio.AbstractEventLoop
-) -> StatusFeed:
-    """One feed per process, shared by the control socket and the fleet listener."""
-    global _feed
-    if _feed is None or _feed.loop is not loop:
-        _feed = StatusFeed(coordinator, adapter, loop)
-    return _feed

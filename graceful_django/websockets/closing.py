@@ -1,7 +1,5 @@
 """Closing every websocket of this process at shutdown, within the step's share of the deadline.
 
-Every open websocket of this process, and closing them all cleanly at shutdown.
-
 The ASGI wrapper hands every websocket scope to `serve_websocket`, so each socket is
 tracked whether or not its consumer uses `GracefulWebsocketMixin`. At shutdown
 `close_all`:
@@ -30,17 +28,16 @@ from .registry import (
     CLOSE_MESSAGE_TYPE,
     LAYER_GRACE,
     OPEN,
+    Registry,
     broadcast_close,
     close_directly,
-    get_registry,
 )
 
 logger = logging.getLogger("graceful_django")
 
 
-async def close_all(deadline: Deadline) -> list[str]:
+async def close_all(registry: Registry, deadline: Deadline) -> list[str]:
     """Close every websocket within the step's share; the names of those forced."""
-    registry = get_registry()
     registry.closing = True
     connections = registry.snapshot()
     if not connections:
@@ -57,7 +54,7 @@ async def close_all(deadline: Deadline) -> list[str]:
         len(graceful),
     )
     message = {"type": CLOSE_MESSAGE_TYPE, "code": code, "reason": reason}
-    await broadcast_close(registry.group, graceful, message)
+    await broadcast_close(registry, graceful, message)
     await asyncio.gather(*(connection.close(code, reason) for connection in others))
     tracker = connections[0].coordinator.websockets
     if await tracker.wait_empty(min(LAYER_GRACE, max(0.0, ends - time.monotonic()))):
@@ -65,7 +62,7 @@ async def close_all(deadline: Deadline) -> list[str]:
     late = [c for c in graceful if c.state == OPEN and c in registry.connections]
     if late:
         logger.info("%d consumers not reached through the layer yet; closing directly", len(late))
-        close_directly(late, message)
+        close_directly(registry, late, message)
     if await tracker.wait_empty(max(0.0, ends - time.monotonic())):
         return []
     left = registry.snapshot()

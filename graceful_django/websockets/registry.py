@@ -43,6 +43,7 @@ class Connection:
     """One websocket between its handshake and the return of its application."""
 
     __slots__ = (
+        "registry",
         "coordinator",
         "ticket",
         "scope",
@@ -55,7 +56,15 @@ class Connection:
         "forced",
     )
 
-    def __init__(self, coordinator: Coordinator, ticket: Ticket, scope: dict[str, Any], send: Any):
+    def __init__(
+        self,
+        registry: Registry,
+        coordinator: Coordinator,
+        ticket: Ticket,
+        scope: dict[str, Any],
+        send: Any,
+    ) -> None:
+        self.registry = registry
         self.coordinator = coordinator
         self.ticket = ticket
         self.scope = scope
@@ -84,7 +93,7 @@ class Connection:
         if kind == "websocket.accept":
             if self.state != CONNECTING:
                 return
-            if refusing(self.coordinator):
+            if self.registry.refusing(self.coordinator):
                 # The handshake began before the shutdown: refuse it rather than accept
                 # a socket that would be closed a moment later.
                 self.state = CLOSED
@@ -135,6 +144,8 @@ class Registry:
     def __init__(self) -> None:
         self.connections: set[Connection] = set()
         self.closing = False
+        # Direct deliveries of the close message; the loop keeps only weak references.
+        self.direct_tasks: set[asyncio.Task[Any]] = set()
         self._group = ""
         self._group_pid = 0
 
@@ -149,30 +160,28 @@ class Registry:
     def snapshot(self) -> list[Connection]:
         return sorted(self.connections, key=lambda connection: connection.ticket.started)
 
-
-_registry = Registry()
-
-
-def get_registry() -> Registry:
-    return _registry
-
-
-def refusing(coordinator: Coordinator) -> bool:
-    return coordinator.refusing or coordinator.phase is not Phase.RUNNING or _registry.closing
+    def refusing(self, coordinator: Coordinator) -> bool:
+        """True once no handshake may be accepted any more."""
+        return coordinator.refusing or coordinator.phase is not Phase.RUNNING or self.closing
 
 
 async def serve_websocket(
-    app: Any, coordinator: Coordinator, scope: dict[str, Any], receive: Any, send: Any
+    app: Any,
+    registry: Registry,
+    coordinator: Coordinator,
+    scope: dict[str, Any],
+    receive: Any,
+    send: Any,
 ) -> None:
-    if refusing(coordinator):
+    if registry.refusing(coordinator):
         await refuse_handshake(scope, send, conf.GRACEFUL_RETRY_AFTER)
         return
     client = scope.get("client")
     peer = f" from {client[0]}:{client[1]}" if client else ""
     ticket = coordinator.websockets.open(f"websocket {scope.get('path', '')}{peer}")
-    connection = Connection(coordinator, ticket, scope, send)
+    connection = Connection(registry, coordinator, ticket, scope, send)
     scope[SCOPE_CONNECTION_KEY] = connection
-    _registry.connections.add(connection)
+    registry.connections.add(connection)
     try:
         await app(scope, receive, connection.send)
     except asyncio.CancelledError:
@@ -180,7 +189,7 @@ async def serve_websocket(
             raise
         # Cancelled by force_close: ending normally keeps the server from logging a crash.
     finally:
-        _registry.connections.discard(connection)
+        registry.connections.discard(connection)
         coordinator.websockets.close(ticket)
 
 
@@ -191,11 +200,9 @@ async def serve_websocket(
 # also get it on their own channel. Consumers without a layer, those of a layer that
 # fails, and those the layer is too slow to reach get it dispatched to them directly.
 
-_direct_tasks: set[asyncio.Task[Any]] = set()
-
 
 async def broadcast_close(
-    group: str, connections: list[Connection], message: dict[str, Any]
+    registry: Registry, connections: list[Connection], message: dict[str, Any]
 ) -> None:
     by_layer: dict[int, tuple[Any, list[Any]]] = {}
     direct: list[Any] = []
@@ -208,7 +215,7 @@ async def broadcast_close(
             by_layer.setdefault(id(layer), (layer, []))[1].append(connection)
     for layer, members in by_layer.values():
         try:
-            await layer.group_send(group, message)
+            await layer.group_send(registry.group, message)
             expiry = getattr(layer, "group_expiry", None)
             if expiry is not None:
                 now = time.monotonic()
@@ -220,23 +227,25 @@ async def broadcast_close(
             )
             direct.extend(connection.consumer for connection in members)
     for consumer in direct:
-        _dispatch(consumer, message)
+        _dispatch(registry, consumer, message)
 
 
-def close_directly(connections: list[Connection], message: dict[str, Any]) -> None:
+def close_directly(
+    registry: Registry, connections: list[Connection], message: dict[str, Any]
+) -> None:
     """The in-process path, for consumers the layer has not reached (the handler is idempotent)."""
     for connection in connections:
-        _dispatch(connection.consumer, message)
+        _dispatch(registry, connection.consumer, message)
 
 
-def _dispatch(consumer: Any, message: dict[str, Any]) -> None:
+def _dispatch(registry: Registry, consumer: Any, message: dict[str, Any]) -> None:
     """The in-process path: run the consumer's handler as if the layer had delivered it."""
     task = asyncio.get_running_loop().create_task(consumer.dispatch(message))
-    _direct_tasks.add(task)
+    registry.direct_tasks.add(task)
+    task.add_done_callback(registry.direct_tasks.discard)
     task.add_done_callback(_done)
 
 
 def _done(task: asyncio.Task[Any]) -> None:
-    _direct_tasks.discard(task)
     if not task.cancelled() and task.exception() is not None:
         logger.warning("closing a consumer failed", exc_info=task.exception())

@@ -17,8 +17,9 @@ import asyncio
 import functools
 from typing import Any
 
-RETRY_HANDSHAKE_STATUS = 503
-REFUSAL_BODY = b"Service is shutting down; reconnect shortly.\n"
+from .. import refusal
+from ..core.validation import is_whole_number
+
 MAX_REASON_BYTES = 123  # a close frame's payload is at most 125 bytes, 2 of them the code
 
 _RESERVED_CODES = frozenset({1004, 1005, 1006, 1015})
@@ -26,7 +27,7 @@ _RESERVED_CODES = frozenset({1004, 1005, 1006, 1015})
 
 def is_sendable_close_code(code: object) -> bool:
     """A code a server may put in a close frame: registered 1000-1014 or application 3000-4999."""
-    if not isinstance(code, int) or isinstance(code, bool):
+    if not is_whole_number(code):
         return False
     return (1000 <= code <= 1014 and code not in _RESERVED_CODES) or 3000 <= code <= 4999
 
@@ -73,14 +74,13 @@ async def refuse_handshake(scope: dict[str, Any], send: Any, retry_after: int) -
         await send(
             {
                 "type": "websocket.http.response.start",
-                "status": RETRY_HANDSHAKE_STATUS,
-                "headers": [
-                    (b"content-type", b"text/plain; charset=utf-8"),
-                    (b"retry-after", str(retry_after).encode()),
-                ],
+                "status": refusal.STATUS,
+                "headers": refusal.refusal_headers(
+                    retry_after, refusal.WEBSOCKET_BODY, close=False
+                ),
             }
         )
-        await send({"type": "websocket.http.response.body", "body": REFUSAL_BODY})
+        await send({"type": "websocket.http.response.body", "body": refusal.WEBSOCKET_BODY})
         # uvicorn's websockets-sansio logs a spurious "ASGI callable returned without
         # completing handshake" ERROR when the app returns before the connection is lost
         # (Kludex/uvicorn#3138). Its transport was just closed and reports the loss on the
@@ -88,7 +88,7 @@ async def refuse_handshake(scope: dict[str, Any], send: Any, retry_after: int) -
         await asyncio.sleep(0)
         return
     protocol = daphne_protocol(send)
-    if protocol is not None and deny_daphne_handshake(protocol, RETRY_HANDSHAKE_STATUS):
+    if protocol is not None and deny_daphne_handshake(protocol, refusal.STATUS):
         return
     # Any other server: a close before the accept is a refusal (most answer 403).
     await send({"type": "websocket.close", "code": 1013})

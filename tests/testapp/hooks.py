@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from graceful_django.core.coordinator import get_coordinator
+from graceful_django.state import get_state
 from project.demo.models import Write
 
 
@@ -75,7 +75,7 @@ async def async_sleepy() -> None:
 
 def after_tasks() -> None:
     """Records how much background work was still tracked when the hooks started."""
-    write(f"after-tasks:{len(get_coordinator().tasks)}")
+    write(f"after-tasks:{len(get_state().coordinator.tasks)}")
 
 
 def save_state() -> None:

@@ -1,0 +1,48 @@
+"""The one answer to work refused during a drain: 503, Retry-After, and a short text.
+
+The same status, headers and body go out however the work arrived: through the ASGI
+wrapper, through the middleware (WSGI, the test client), or as a websocket handshake.
+A refused request was not processed, so a client may always retry it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpResponse
+
+STATUS = 503
+HTTP_BODY = b"Service is shutting down; retry shortly.\n"
+WEBSOCKET_BODY = b"Service is shutting down; reconnect shortly.\n"
+CONTENT_TYPE = "text/plain; charset=utf-8"
+
+
+def refusal_headers(retry_after: int, body: bytes, *, close: bool) -> list[tuple[bytes, bytes]]:
+    """ASGI headers; `close` asks the server to end the connection after the response."""
+    headers = [
+        (b"content-type", CONTENT_TYPE.encode()),
+        (b"content-length", str(len(body)).encode()),
+        (b"retry-after", str(retry_after).encode()),
+    ]
+    if close:
+        headers.append((b"connection", b"close"))
+    return headers
+
+
+async def send_http_refusal(send: Any, retry_after: int) -> None:
+    """Refuse an ASGI HTTP call; its connection is closed after the answer."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": STATUS,
+            "headers": refusal_headers(retry_after, HTTP_BODY, close=True),
+        }
+    )
+    await send({"type": "http.response.body", "body": HTTP_BODY})
+
+
+def refusal_response(retry_after: int) -> HttpResponse:
+    """Refuse a Django request (hop-by-hop headers are the caller's to add: WSGI forbids them)."""
+    response = HttpResponse(HTTP_BODY, status=STATUS, content_type=CONTENT_TYPE)
+    response["Retry-After"] = str(retry_after)
+    return response
