@@ -20,6 +20,13 @@ test: $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-test.txt
 	$(BIN)/python -m pytest
 
+# Static checks: ruff, ruff format, mypy strict (run by CI before the tests).
+check: $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-test.txt
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
 bench: $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-test.txt
 	$(BIN)/python manage.py migrate --verbosity 0

@@ -32,12 +32,13 @@ async def measure(iterations: int = ITERATIONS) -> dict[str, float]:
 
     from graceful_django.asgi import GracefulShutdown
     from graceful_django.middleware import GracefulShutdownMiddleware
+    from graceful_django.state import get_state
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         pass
 
     wrapper = GracefulShutdown(app)
-    wrapper.lifecycle.loop = asyncio.get_running_loop()  # armed, as under a server
+    get_state().lifecycle.loop = asyncio.get_running_loop()  # armed, as under a server
 
     def scope() -> tuple[dict[str, Any], None, None]:
         return {"type": "http", "method": "GET", "path": "/ping"}, None, None

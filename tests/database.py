@@ -18,7 +18,9 @@ def ensure_database_url() -> str:
     import pgserver  # only needed where no PostgreSQL is given
 
     data_dir = tempfile.mkdtemp(prefix="graceful-django-pg-")
-    server = pgserver.get_server(data_dir, cleanup_mode="delete")
+    server = pgserver.get_server(  # type: ignore[attr-defined]
+        data_dir, cleanup_mode="delete"
+    )
     url = server.get_uri()
     os.environ["DATABASE_URL"] = url
     return url

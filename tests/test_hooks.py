@@ -137,7 +137,7 @@ def test_decorator_rejects_a_bad_priority():
     from django.core.exceptions import ImproperlyConfigured
 
     with pytest.raises(ImproperlyConfigured, match="priority must be an int"):
-        hooks.shutdown_hook(priority="high")(lambda: None)  # type: ignore[arg-type]
+        hooks.shutdown_hook(priority="high")(lambda: None)  # type: ignore[call-overload]
 
 
 def test_sync_hooks_run_in_daemon_threads():

@@ -98,7 +98,7 @@ def test_an_exception_in_the_view_ends_the_request():
 
 def test_under_the_asgi_wrapper_the_wrapper_owns_the_ticket():
     request = AsyncRequestFactory().get("/")
-    request.scope[SCOPE_TICKET_KEY] = object()
+    request.scope[SCOPE_TICKET_KEY] = object()  # type: ignore[index]
     response = async_to_sync(async_middleware())(request)
     assert get_state().coordinator.requests.total_opened == 0
     response.close()

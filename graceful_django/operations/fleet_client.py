@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from .fleet import reply_is_genuine, request
-from .local_client import EXIT_NO_SERVER, EXIT_OK, EXIT_TIMEOUT, DrainError, Outcome
+from .outcome import EXIT_NO_SERVER, EXIT_OK, EXIT_TIMEOUT, DrainError, Outcome
 from .progress import ProgressView
 
 DEFAULT_WINDOW = 1.0
@@ -33,9 +33,8 @@ class FleetDrain:
 
     async def run(self, action: str, timeout: float) -> Outcome:
         started = time.monotonic()
-        op = "drain" if action == "drain" else action
         channel = await self.layer.new_channel("graceful_django.reply.")
-        message = request(op, channel, follow=timeout)
+        message = request(action, channel, follow=timeout)
         # One receiver for the whole run: cancelling channels-redis's receive() over and
         # over (a timeout per wait) can lose a message that arrives at that instant.
         receiver = asyncio.ensure_future(self._receive(channel, message["nonce"]))

@@ -19,40 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..conf import DEFAULT_TIMEOUT
+from .outcome import EXIT_NO_SERVER, EXIT_OK, EXIT_TIMEOUT, EXIT_USAGE, DrainError, Outcome
 from .progress import ProgressView
 from .runtime_state import find_records, remove_state
 
-EXIT_OK = 0
-EXIT_TIMEOUT = 1  # or: a process could not be undrained / did not exit
-EXIT_NO_SERVER = 2
-EXIT_USAGE = 3
 # Beyond a server's own GRACEFUL_TIMEOUT, for its exit to be seen.
 EXIT_MARGIN = 5.0
-DEFAULT_SERVER_TIMEOUT = 30.0
-
-
-class DrainError(Exception):
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-@dataclass
-class Outcome:
-    action: str
-    code: int
-    message: str
-    statuses: dict[str, dict[str, Any]]
-    elapsed: float
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "action": self.action,
-            "exit_code": self.code,
-            "message": self.message,
-            "elapsed": round(self.elapsed, 3),
-            "servers": list(self.statuses.values()),
-        }
 
 
 def find_servers(directory: Path, project: str, pids: list[int]) -> list[dict[str, Any]]:
@@ -111,6 +84,8 @@ class LocalDrain:
         self.view = view
         self.connections: list[Connection] = []
         self.queue: asyncio.Queue[tuple[Connection, str]] = asyncio.Queue()
+        # One reader per connection, pushing what it reads to the queue.
+        self.followers: set[asyncio.Task[None]] = set()
 
     async def connect(self) -> None:
         for record in self.records:
@@ -132,6 +107,8 @@ class LocalDrain:
         try:
             code, message = await getattr(self, f"_{action}")(timeout)
         finally:
+            for follower in self.followers:
+                follower.cancel()
             for connection in self.connections:
                 connection.writer.close()
         statuses = {c.key: self._shown(c) for c in self.connections}
@@ -162,7 +139,7 @@ class LocalDrain:
         for connection in self.connections:
             connection.send("drain", "subscribe")
             await connection.reply()  # the drain's own answer; progress follows
-            asyncio.ensure_future(self._follow(connection))
+            self.followers.add(asyncio.ensure_future(self._follow(connection)))
         if await self._watch(lambda c: c.closed or bool(c.status.get("drained")), timeout):
             return EXIT_OK, f"{len(self.connections)} server(s) drained"
         busy = [
@@ -178,7 +155,7 @@ class LocalDrain:
         for connection in self.connections:
             if not connection.closed:
                 self._terminate(connection)
-                wait = max(wait, connection.status.get("timeout") or DEFAULT_SERVER_TIMEOUT)
+                wait = max(wait, connection.status.get("timeout") or DEFAULT_TIMEOUT)
         if not await self._watch(self._has_exited, wait + EXIT_MARGIN):
             left = [str(c.pid) for c in self.connections if not self._has_exited(c)]
             return EXIT_TIMEOUT, f"pid {', '.join(left)} did not exit"

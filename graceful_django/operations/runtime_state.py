@@ -138,22 +138,3 @@ def new_record(directory: Path, server: str) -> dict[str, Any]:
         "socket": str(socket_path(directory, pid)),
         "started": time.time(),
     }
-
-
-def listening_addresses(adapter: Any) -> list[str]:
-    """Best effort, from the server's own objects; empty when not known (yet)."""
-    addresses: list[str] = []
-    reactor = getattr(adapter, "reactor", None)
-    if reactor is not None:  # daphne: Twisted's listening ports
-        from twisted.internet import tcp
-
-        for reader in list(reactor.getReaders()):
-            if isinstance(reader, tcp.Port):
-                host = reader.getHost()  # type: ignore[no-untyped-call]
-                addresses.append(f"{host.host}:{host.port}")
-    server = getattr(adapter, "server", None)
-    for listener in getattr(server, "servers", None) or []:  # uvicorn: asyncio servers
-        for sock in listener.sockets or []:
-            name = sock.getsockname()
-            addresses.append(f"{name[0]}:{name[1]}" if isinstance(name, tuple) else str(name))
-    return addresses

@@ -19,7 +19,6 @@ from typing import Any
 from ..conf import conf
 from ..core.coordinator import Coordinator
 from ..servers.base import ServerAdapter
-from .runtime_state import listening_addresses
 
 # A safety net only: every change we know of wakes the feed at once.
 HEARTBEAT = 1.0
@@ -50,7 +49,7 @@ def process_status(
         "refusing": coordinator.refusing,
         "shutting_down": coordinator.shutting_down,
         **coordinator.counts(),
-        "listening": listening_addresses(adapter) if adapter is not None else [],
+        "listening": adapter.listening_addresses() if adapter is not None else [],
         "timeout": float(timeout) if isinstance(timeout, (int, float)) else None,
     }
     status["drained"] = is_drained(status)

@@ -18,6 +18,10 @@ class ServerAdapter:
     def stop_accepting(self) -> None:
         """Close the listening sockets and idle kept-alive connections."""
 
+    def listening_addresses(self) -> list[str]:
+        """ "host:port" of each listening socket, from the server's own objects; [] if unknown."""
+        return []
+
     async def finish(self, exit_code: int) -> None:
         """Let the server exit; called once the whole sequence is over."""
 

@@ -37,6 +37,16 @@ class DaphneAdapter(ServerAdapter):
         selectables = set(self.reactor.getReaders()) | set(self.reactor.getWriters())
         return [s for s in selectables if isinstance(s, tcp.Server)]
 
+    def listening_addresses(self) -> list[str]:
+        from twisted.internet import tcp
+
+        addresses = []
+        for reader in list(self.reactor.getReaders()):
+            if isinstance(reader, tcp.Port):
+                host = reader.getHost()  # type: ignore[no-untyped-call]
+                addresses.append(f"{host.host}:{host.port}")
+        return addresses
+
     def stop_accepting(self) -> None:
         from twisted.internet import tcp
         from twisted.web.http import HTTPChannel

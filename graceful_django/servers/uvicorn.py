@@ -35,6 +35,14 @@ class UvicornAdapter(ServerAdapter):
     def __init__(self, server: Any) -> None:
         self.server = server
 
+    def listening_addresses(self) -> list[str]:
+        addresses = []
+        for listener in getattr(self.server, "servers", None) or []:
+            for sock in listener.sockets or []:
+                name = sock.getsockname()
+                addresses.append(f"{name[0]}:{name[1]}" if isinstance(name, tuple) else str(name))
+        return addresses
+
     def stop_accepting(self) -> None:
         # Closing the listeners now rather than on uvicorn's next 0.1 s tick.
         for listener in getattr(self.server, "servers", []):

@@ -38,7 +38,7 @@ async def _swallows_cancellation(token: str) -> None:
             await Write.objects.acreate(kind="swallowed", token=token)
 
 
-def _thread_loop(token: str):  # type: ignore[no-untyped-def]
+def _thread_loop(token: str):
     def run(stop: threading.Event) -> None:
         while not stop.wait(0.05):  # a unit of work per tick, until told to stop
             pass

@@ -1,10 +1,7 @@
 """`manage.py drain`: take this project's server processes out of rotation and watch them empty.
 
-Exit codes:
-    0  every server drained (or: undrained, stopped, reported)
-    1  the timeout passed first, or a server could not be undrained or did not exit
-    2  no running server of this project was found
-    3  bad arguments (nothing was sent to any server)
+Exit codes: see `graceful_django.operations.outcome` (0 done, 1 timeout, 2 no server,
+3 bad arguments).
 """
 
 from __future__ import annotations
@@ -15,13 +12,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from graceful_django.operations.local_client import (
-    EXIT_USAGE,
-    DrainError,
-    LocalDrain,
-    Outcome,
-    find_servers,
-)
+from graceful_django.conf import DEFAULT_TIMEOUT
+from graceful_django.operations.fleet_client import DEFAULT_WINDOW
+from graceful_django.operations.local_client import LocalDrain, find_servers
+from graceful_django.operations.outcome import EXIT_USAGE, DrainError, Outcome
 from graceful_django.operations.progress import ProgressView
 from graceful_django.operations.runtime_state import (
     RuntimeDirError,
@@ -29,8 +23,6 @@ from graceful_django.operations.runtime_state import (
     project_id,
     runtime_dir,
 )
-
-DEFAULT_TIMEOUT = 30.0
 
 
 def _seconds(value: str, option: str) -> float:
@@ -89,8 +81,8 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--window",
-            default="1",
-            help="--fleet: seconds to wait for processes to answer (default 1)",
+            default=f"{DEFAULT_WINDOW:g}",
+            help=f"--fleet: seconds to wait for processes to answer (default {DEFAULT_WINDOW:g})",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
