@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench check
+.PHONY: run test test-lowest bench check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ check: $(BIN)/python
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# The suite again on the lowest versions pyproject.toml claims, in a venv of its own.
+LOWEST := .venv-lowest
+test-lowest:
+	test -x $(LOWEST)/bin/python || $(PYTHON) -m venv $(LOWEST)
+	$(LOWEST)/bin/pip install --quiet -r requirements-lowest.txt -e . -r requirements-tools.txt
+	$(LOWEST)/bin/python -m pytest
 
 bench: $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-test.txt

@@ -63,11 +63,27 @@ def check_middleware(**kwargs: Any) -> list[checks.CheckMessage]:
     return []
 
 
+def check_prometheus(**kwargs: Any) -> list[checks.CheckMessage]:
+    from .hooks.builtin import prometheus_multiproc_dir
+    from .metrics import PROMETHEUS
+
+    if PROMETHEUS or not prometheus_multiproc_dir():
+        return []
+    return [
+        checks.Warning(
+            "PROMETHEUS_MULTIPROC_DIR is set, but prometheus_client is not installed: "
+            "graceful_django records no metrics.",
+            hint="pip install 'graceful-django[prometheus]' (django-prometheus brings it).",
+            id="graceful_django.W002",
+        )
+    ]
+
+
 def register() -> None:
     from .hooks.checks import ALL_CHECKS as HOOK_CHECKS
     from .operations.checks import ALL_CHECKS as OPERATIONS_CHECKS
     from .websockets.checks import ALL_CHECKS as WEBSOCKET_CHECKS
 
-    core = (check_timeout, check_retry_after, check_middleware)
+    core = (check_timeout, check_retry_after, check_middleware, check_prometheus)
     for check in (*core, *HOOK_CHECKS, *WEBSOCKET_CHECKS, *OPERATIONS_CHECKS):
         checks.register(check)

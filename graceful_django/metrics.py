@@ -4,16 +4,49 @@ Safe in Prometheus multiprocess mode (PROMETHEUS_MULTIPROC_DIR): gauges are move
 increments as work opens and closes rather than computed at scrape time, with a
 multiprocess mode that sums live processes (in flight) or keeps one series per process
 (ready).
+
+prometheus_client comes with django-prometheus (`graceful-django[prometheus]`); without it
+the same objects exist and record nothing, so no caller has to ask.
 """
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from typing import Any
 
 from .core.coordinator import Coordinator
 from .core.sequence import Report
 
 SHUTDOWN_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120)
+
+try:
+    from prometheus_client import Counter, Gauge, Histogram
+
+    PROMETHEUS = True
+except ImportError:  # pragma: no cover - exercised by the lowest-dependencies job
+    PROMETHEUS = False
+
+
+class Unrecorded:
+    """Stands for a metric when prometheus_client is not installed."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def labels(self, *args: Any) -> Unrecorded:
+        return self
+
+    def inc(self, amount: float = 1) -> None:
+        pass
+
+    def set(self, value: float) -> None:
+        pass
+
+    def observe(self, value: float) -> None:
+        pass
+
+
+if not PROMETHEUS:
+    Counter = Gauge = Histogram = Unrecorded  # type: ignore[assignment,misc]
 
 
 class Metrics:

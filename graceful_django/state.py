@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from asgiref.sync import SyncToAsync
 from django.db import connections
@@ -31,12 +31,10 @@ from .core.coordinator import Coordinator
 from .core.sequence import Report
 from .db import OpenedConnections
 from .lifecycle import Lifecycle
+from .metrics import Metrics
 from .operations.services import Operations
 from .servers.base import ServerAdapter
 from .websockets.registry import Registry
-
-if TYPE_CHECKING:
-    from .metrics import Metrics
 
 
 def _task_context() -> contextvars.Context:
@@ -82,8 +80,6 @@ class ProcessState:
     def metrics(self) -> Metrics:
         """Created on first use, then following each coordinator the state gets."""
         if self._metrics is None:
-            from .metrics import Metrics
-
             self._metrics = Metrics()
             self._metrics.watch(self.coordinator)
         return self._metrics

@@ -20,6 +20,7 @@ import urllib.request
 from typing import Any
 
 from ..conf import conf
+from ..metrics import PROMETHEUS
 from ..state import get_state
 from .loading import Hook, hook_from_object, import_path
 
@@ -69,6 +70,10 @@ def prometheus_multiproc_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir")
 
 
+def prometheus_in_multiprocess_mode() -> bool:
+    return PROMETHEUS and bool(prometheus_multiproc_dir())
+
+
 def mark_prometheus_process_dead() -> None:
     """Drop this process's live gauges from the multiprocess directory (gunicorn's child_exit)."""
     from prometheus_client import multiprocess
@@ -91,7 +96,7 @@ def enabled_hooks() -> list[Hook]:
         (deregister, DEREGISTER_PRIORITY, bool(conf.GRACEFUL_DEREGISTER_URLS)),
         (save_state, SAVE_STATE_PRIORITY, bool(conf.GRACEFUL_SAVE_STATE)),
         (close_caches, CLOSE_CACHES_PRIORITY, True),
-        (mark_prometheus_process_dead, PROMETHEUS_PRIORITY, bool(prometheus_multiproc_dir())),
+        (mark_prometheus_process_dead, PROMETHEUS_PRIORITY, prometheus_in_multiprocess_mode()),
     ]
     return [
         _builtin(func, priority, index) for index, (func, priority, on) in enumerate(wanted) if on
