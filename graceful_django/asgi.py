@@ -15,7 +15,14 @@ import functools
 import logging
 import signal
 import threading
-from typing import Any
+from typing import Any, cast
+
+from asgiref.typing import (
+    ASGIReceiveCallable,
+    ASGISendCallable,
+    HTTPScope,
+    Scope,
+)
 
 from .conf import conf
 from .lifecycle import Lifecycle, StepsFactory
@@ -31,7 +38,9 @@ from .websockets.registry import serve_websocket
 
 logger = logging.getLogger("graceful_django")
 
-Scope = dict[str, Any]
+
+# The wrapped application: any ASGI 3 callable (asgiref.typing.ASGI3Application would turn
+# away the many apps typed with plain dicts).
 ASGIApp = Any
 
 
@@ -41,27 +50,30 @@ class GracefulShutdown:
         if running_under_daphne():
             arm_under_daphne(get_state())
 
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        kind = scope["type"]
-        if kind == "http":
+    async def __call__(
+        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> None:
+        if scope["type"] == "http":
             await self._http(scope, receive, send)
-        elif kind == "lifespan":
+        elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
-        elif kind == "websocket":
+        elif scope["type"] == "websocket":
             state = get_state()
-            await serve_websocket(
-                self.app, state.websockets, state.coordinator, scope, receive, send
-            )
+            # Our own keys go into the scope (the consumer finds its connection there).
+            raw = cast(dict[str, Any], scope)
+            await serve_websocket(self.app, state.websockets, state.coordinator, raw, receive, send)
         else:
             await self.app(scope, receive, send)
 
-    async def _http(self, scope: Scope, receive: Any, send: Any) -> None:
+    async def _http(
+        self, scope: HTTPScope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> None:
         state = get_state()
         if not state.lifecycle.attached:
             attach_without_lifespan(state)
         coordinator = state.coordinator
         if coordinator.refusing:
-            if is_health_path(scope.get("path", "")):
+            if is_health_path(scope["path"]):
                 # Probes must see the drain and must not hold it up: served, untracked.
                 await self.app(scope, receive, send)
                 return
@@ -69,14 +81,15 @@ class GracefulShutdown:
             await send_http_refusal(send, conf.GRACEFUL_RETRY_AFTER)
             return
         requests = coordinator.requests
-        ticket = requests.open(request_label(scope.get("method", ""), scope.get("path", "")))
-        scope[SCOPE_TICKET_KEY] = ticket
+        ticket = requests.open(request_label(scope["method"], scope["path"]))
+        # The middleware sees it there and leaves the tracking to us.
+        cast(dict[str, Any], scope)[SCOPE_TICKET_KEY] = ticket
         try:
             await self.app(scope, receive, send)
         finally:
             requests.close(ticket)
 
-    async def _lifespan(self, receive: Any, send: Any) -> None:
+    async def _lifespan(self, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
         while True:
             message = await receive()
             lifecycle = get_state().lifecycle

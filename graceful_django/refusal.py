@@ -7,8 +7,7 @@ A refused request was not processed, so a client may always retry it.
 
 from __future__ import annotations
 
-from typing import Any
-
+from asgiref.typing import ASGISendCallable
 from django.http import HttpResponse
 
 STATUS = 503
@@ -29,16 +28,17 @@ def refusal_headers(retry_after: int, body: bytes, *, close: bool) -> list[tuple
     return headers
 
 
-async def send_http_refusal(send: Any, retry_after: int) -> None:
+async def send_http_refusal(send: ASGISendCallable, retry_after: int) -> None:
     """Refuse an ASGI HTTP call; its connection is closed after the answer."""
     await send(
         {
             "type": "http.response.start",
             "status": STATUS,
             "headers": refusal_headers(retry_after, HTTP_BODY, close=True),
+            "trailers": False,
         }
     )
-    await send({"type": "http.response.body", "body": HTTP_BODY})
+    await send({"type": "http.response.body", "body": HTTP_BODY, "more_body": False})
 
 
 def refusal_response(retry_after: int) -> HttpResponse:
