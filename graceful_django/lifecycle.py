@@ -12,12 +12,15 @@ import logging
 import os
 import signal
 from collections.abc import Callable
+from typing import Any
+
+from django.dispatch import Signal
 
 from .conf import conf
 from .core.coordinator import Coordinator, Phase
 from .core.deadline import Deadline
 from .core.exiting import EXIT_DEADLINE, EXIT_OK, exit_now
-from .core.sequence import Report, Step, run_steps
+from .core.sequence import Progress, Report, Step, run_steps
 from .core.watchdog import Watchdog
 from .os_signals import SignalCatcher
 from .servers.base import ServerAdapter
@@ -38,6 +41,7 @@ class Lifecycle:
         self.pending_signal: int | None = None
         self.shutdown_task: asyncio.Task[Report] | None = None
         self.report: Report | None = None
+        self.progress = Progress()
         # How the ASGI wrapper armed this process (once per process, see asgi.py).
         self.armed_for_daphne = False
         self.warned_not_main_thread = False
@@ -59,9 +63,18 @@ class Lifecycle:
         self.loop = loop
         self.install_signal_handlers()
         logger.info("graceful shutdown armed under %s (pid %s)", adapter.name, os.getpid())
-        server_started.send(sender=type(self), loop=loop, adapter=adapter)
+        self._send(server_started, loop=loop, adapter=adapter)
         if self.pending_signal is not None:
             self.request_shutdown(self.pending_signal)
+
+    def _send(self, django_signal: Signal, **kwargs: Any) -> None:
+        """A receiver that raises is logged; it never stops the server or the shutdown."""
+        for receiver, outcome in django_signal.send_robust(sender=type(self), **kwargs):
+            if isinstance(outcome, Exception):
+                name = getattr(receiver, "__qualname__", repr(receiver))
+                logger.error(
+                    "a receiver of a graceful_django signal raised: %s", name, exc_info=outcome
+                )
 
     def _on_first_signal(self, signum: int) -> None:
         if self.loop is None:
@@ -79,6 +92,7 @@ class Lifecycle:
                 self.adapter.signum = signum
                 logger.info("received %s, shutting down gracefully", signal.Signals(signum).name)
             self.shutdown_task = self.loop.create_task(self._shutdown())
+            self.signals.handled()
         return self.shutdown_task
 
     async def _shutdown(self) -> Report:
@@ -86,11 +100,11 @@ class Lifecycle:
         deadline = Deadline(float(conf.GRACEFUL_TIMEOUT))
         Watchdog(deadline, self._deadline_reached).start()
         self.coordinator.begin_shutdown()
-        shutdown_started.send(sender=type(self), coordinator=self.coordinator)
-        report = await run_steps(self.build_steps(self.adapter), deadline)
+        self._send(shutdown_started, coordinator=self.coordinator)
+        report = await run_steps(self.build_steps(self.adapter), deadline, self.progress)
         self.report = report
         logger.info(report.summary())
-        shutdown_finished.send(sender=type(self), report=report)
+        self._send(shutdown_finished, report=report)
         self.coordinator.enter(Phase.STOPPED)
         code = EXIT_DEADLINE if report.deadline_reached else EXIT_OK
         # Registered last, so it runs first: once the server has returned, skip the
@@ -105,8 +119,9 @@ class Lifecycle:
         still = {kind: tracker.labels() for kind, tracker in self.coordinator.trackers().items()}
         running = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in still.items() if names)
         logger.error(
-            "GRACEFUL_TIMEOUT of %ss reached; abandoning %s",
+            "GRACEFUL_TIMEOUT of %ss reached %s; abandoning %s",
             conf.GRACEFUL_TIMEOUT,
+            self.progress.describe(),
             running or "the remaining shutdown steps",
         )
         exit_now(EXIT_DEADLINE)

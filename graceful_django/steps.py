@@ -20,6 +20,10 @@ from .servers.base import ServerAdapter
 from .state import ProcessState
 from .websockets.closing import close_all as close_all_websockets
 
+# Kept from the hooks' share of the deadline for the step after them: closing every
+# database connection takes milliseconds, and must happen even when a hook hangs.
+DATABASE_CLOSE_RESERVE = 0.25
+
 
 def build_steps(state: ProcessState, adapter: ServerAdapter) -> list[Step]:
     coordinator = state.coordinator
@@ -50,7 +54,7 @@ def build_steps(state: ProcessState, adapter: ServerAdapter) -> list[Step]:
         return await state.background.cancel_all(deadline, float(conf.GRACEFUL_TASK_TIMEOUT))
 
     async def run_hooks(deadline: Deadline) -> list[str]:
-        return await hooks.run_all(deadline)
+        return await hooks.run_all(deadline, state.lifecycle.progress, DATABASE_CLOSE_RESERVE)
 
     async def close_databases(deadline: Deadline) -> list[str]:
         # thread_sensitive=False: the main sync thread may be the one still stuck.

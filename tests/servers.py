@@ -81,6 +81,15 @@ class ServerProcess:
         raise ValueError(f"unknown server kind {self.kind!r}")
 
     def start(self, timeout: float = 20.0) -> ServerProcess:
+        self.launch()
+        self.wait_for_log(ARMED, timeout)
+        if self.kind == "uvicorn":
+            # uvicorn sends lifespan startup (where we arm) before it binds its socket.
+            self.wait_for_log("Uvicorn running on", timeout)
+        return self
+
+    def launch(self) -> ServerProcess:
+        """Start the process without waiting for it to be ready."""
         self.process = subprocess.Popen(
             self.command(),
             cwd=ROOT,
@@ -91,10 +100,6 @@ class ServerProcess:
             bufsize=1,
         )
         threading.Thread(target=self._read, daemon=True).start()
-        self.wait_for_log(ARMED, timeout)
-        if self.kind == "uvicorn":
-            # uvicorn sends lifespan startup (where we arm) before it binds its socket.
-            self.wait_for_log("Uvicorn running on", timeout)
         return self
 
     def _read(self) -> None:

@@ -162,3 +162,11 @@ def test_manage_py_check_reports_every_bad_hook_entry_with_its_id():
     report = str(raised.value)
     for id in ("E022", "E023", "E024", "E025", "E026"):
         assert f"graceful_django.{id}" in report
+
+
+@override_settings(GRACEFUL_TIMEOUT=3)
+def test_w020_default_hook_timeout_not_below_the_whole_deadline():
+    # GRACEFUL_HOOK_TIMEOUT defaults to 5 s: a hung hook would end the process at the deadline.
+    messages = hook_checks.check_hooks()
+    assert ids(messages) == ["graceful_django.W020"]
+    assert "GRACEFUL_HOOK_TIMEOUT" in messages[0].msg

@@ -20,8 +20,10 @@ class Deadline:
     def expired(self) -> bool:
         return self.remaining() <= 0.0
 
-    def share(self, limit: float | None) -> float:
-        """A step's own limit, never past what is left of the whole deadline."""
+    def share(self, limit: float | None, reserve: float = 0.0) -> float:
+        """A step's own limit, never past what is left of the deadline less `reserve`
+        (kept for the steps after it)."""
+        left = max(0.0, self.remaining() - reserve)
         if limit is None:
-            return self.remaining()
-        return min(limit, self.remaining())
+            return left
+        return min(limit, left)

@@ -37,6 +37,28 @@ class StepOutcome:
         return not self.forced and self.error is None
 
 
+class Progress:
+    """Where the sequence is now, read from any thread: the watchdog names it at the deadline.
+
+    Each field is replaced whole, never mutated in place, so a reader in another thread
+    sees either the old value or the new one.
+    """
+
+    def __init__(self) -> None:
+        self.step: str | None = None
+        # What the step is doing now (the hook runner says which hook, and which follow).
+        self.detail: str | None = None
+        self.pending: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        if self.step is None:
+            return "before the first step"
+        where = f"during step {self.step!r}" + (f" ({self.detail})" if self.detail else "")
+        if self.pending:
+            where += f"; steps not run: {', '.join(self.pending)}"
+        return where
+
+
 @dataclass
 class Report:
     """What finished and what was forced; logged at the end and sent with `shutdown_finished`."""
@@ -44,6 +66,8 @@ class Report:
     timeout: float
     outcomes: list[StepOutcome] = field(default_factory=list)
     deadline_reached: bool = False
+    # Steps never started because the deadline was reached first.
+    skipped: list[str] = field(default_factory=list)
 
     @property
     def forced(self) -> list[str]:
@@ -58,6 +82,7 @@ class Report:
             "timeout": self.timeout,
             "seconds": round(self.seconds, 3),
             "deadline_reached": self.deadline_reached,
+            "skipped": self.skipped,
             "steps": [
                 {
                     "name": outcome.name,
@@ -77,15 +102,22 @@ class Report:
             + (f" (error: {outcome.error})" if outcome.error else "")
             for outcome in self.outcomes
         )
-        return f"graceful shutdown took {self.seconds:.3f}s of {self.timeout:g}s: {steps}"
+        skipped = f"; skipped: {', '.join(self.skipped)}" if self.skipped else ""
+        return f"graceful shutdown took {self.seconds:.3f}s of {self.timeout:g}s: {steps}{skipped}"
 
 
-async def run_steps(steps: list[Step], deadline: Deadline) -> Report:
+async def run_steps(
+    steps: list[Step], deadline: Deadline, progress: Progress | None = None
+) -> Report:
     report = Report(timeout=deadline.seconds)
-    for step in steps:
+    progress = progress or Progress()
+    for index, step in enumerate(steps):
         started = time.monotonic()
         outcome = StepOutcome(step.name, 0.0)
         report.outcomes.append(outcome)
+        progress.detail = None
+        progress.pending = tuple(later.name for later in steps[index + 1 :])
+        progress.step = step.name
         logger.info("shutdown step: %s", step.name)
         try:
             # The step is told its share; this bound only catches a step that ignores it.
@@ -100,5 +132,12 @@ async def run_steps(steps: list[Step], deadline: Deadline) -> Report:
             logger.warning("shutdown step %s forced: %s", step.name, name)
         if deadline.expired:
             report.deadline_reached = True
+            report.skipped = list(progress.pending)
+            if report.skipped:
+                logger.error(
+                    "deadline reached after step %s; not run: %s",
+                    step.name,
+                    ", ".join(report.skipped),
+                )
             break
     return report

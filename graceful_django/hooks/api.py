@@ -22,6 +22,7 @@ from django.db import connections
 
 from ..conf import conf
 from ..core.deadline import Deadline
+from ..core.sequence import Progress
 from . import builtin as builtin_hooks
 from .loading import Hook, HookError, hook_from_object, load_hooks
 from .runner import run_hooks
@@ -109,11 +110,15 @@ def closing_connections(func: Callable[[], Any]) -> Callable[[], Any]:
     return run
 
 
-async def run_all(deadline: Deadline) -> list[str]:
+async def run_all(
+    deadline: Deadline, progress: Progress | None = None, reserve: float = 0.0
+) -> list[str]:
     """The core's "run hooks" step: every hook by priority; the names of those that failed."""
     return await run_hooks(
         configured_hooks(),
         deadline,
         float(conf.GRACEFUL_HOOK_TIMEOUT),
         sync_wrapper=closing_connections,
+        progress=progress,
+        reserve=reserve,
     )

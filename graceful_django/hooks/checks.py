@@ -33,17 +33,26 @@ def check_hooks(**kwargs: Any) -> list[checks.CheckMessage]:
         checks.Error(error.message, hint=error.hint, id=error.id) for error in errors
     ]
     timeout = conf.GRACEFUL_TIMEOUT
+    if not is_number(timeout):
+        return messages  # E001's to report
+    default = conf.GRACEFUL_HOOK_TIMEOUT
     for hook in hooks:
-        if hook.timeout is not None and is_number(timeout) and hook.timeout >= timeout:
-            messages.append(
-                checks.Warning(
-                    f"Shutdown hook {hook.name!r} has a timeout of {hook.timeout:g}s, not less "
-                    f"than GRACEFUL_TIMEOUT ({timeout:g}s).",
-                    hint="It can never have that long; the whole shutdown shares one deadline.",
-                    id=HOOK_TIMEOUT_TOO_LONG,
-                )
-            )
+        if hook.timeout is not None and hook.timeout >= timeout:
+            messages.append(_too_long(f"Shutdown hook {hook.name!r} has", hook.timeout, timeout))
+    if is_number(default) and default >= timeout:
+        # The default applies to every hook without its own timeout; the built-in
+        # close-caches hook is always one of them.
+        messages.append(_too_long("GRACEFUL_HOOK_TIMEOUT is", default, timeout))
     return messages
+
+
+def _too_long(what: str, seconds: float, timeout: float) -> checks.CheckMessage:
+    return checks.Warning(
+        f"{what} a timeout of {seconds:g}s, not less than GRACEFUL_TIMEOUT ({timeout:g}s).",
+        hint="A hook can never have that long; the whole shutdown shares one deadline, and a "
+        "hook that hangs would leave no time for closing the database connections.",
+        id=HOOK_TIMEOUT_TOO_LONG,
+    )
 
 
 def _seconds_error(name: str, value: Any, id: str, hint: str) -> list[checks.CheckMessage]:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..core.deadline import Deadline
+from ..core.sequence import Progress
 from .loading import Hook, in_running_order
 
 logger = logging.getLogger("graceful_django")
@@ -36,14 +37,28 @@ async def run_hooks(
     deadline: Deadline,
     default_timeout: float,
     sync_wrapper: SyncWrapper | None = None,
+    progress: Progress | None = None,
+    reserve: float = 0.0,
 ) -> list[str]:
-    """Run them by priority; return "name: what went wrong" for each that did not finish."""
+    """Run them by priority; return "name: what went wrong" for each that did not finish.
+
+    `reserve` seconds of the deadline are kept for the steps after the hooks (closing the
+    database), so that a hook that hangs cannot make them miss it; `progress` tells the
+    watchdog which hook runs and which would follow.
+    """
     forced: list[str] = []
-    for hook in in_running_order(hooks):
-        if deadline.expired:
+    ordered = in_running_order(hooks)
+    for index, hook in enumerate(ordered):
+        if deadline.share(None, reserve) <= 0.0:
             forced.append(f"{hook.name}: skipped, the deadline was reached")
             continue
-        timeout = deadline.share(hook.timeout if hook.timeout is not None else default_timeout)
+        if progress is not None:
+            later = [other.name for other in ordered[index + 1 :]]
+            progress.detail = f"hook {hook.name} running" + (
+                f", then {', '.join(later)}" if later else ""
+            )
+        own = hook.timeout if hook.timeout is not None else default_timeout
+        timeout = deadline.share(own, reserve)
         logger.info(
             "hook %s started (priority %s, timeout %.3gs)", hook.name, hook.priority, timeout
         )

@@ -67,6 +67,8 @@ class ControlServer:
         self.record = new_record(directory, feed.adapter.name if feed.adapter else "unknown")
         self.server: asyncio.AbstractServer | None = None
         self.stopped = False
+        # The directory's trouble is logged once, not at every phase change.
+        self._write_failed = False
 
     async def start(self) -> None:
         if len(str(self.path)) > MAX_SOCKET_PATH:
@@ -91,14 +93,29 @@ class ControlServer:
         try:
             write_state(self.directory, record)
         except OSError as error:
-            logger.warning("could not write %s: %s", self.directory, error)
+            if not self._write_failed:
+                self._write_failed = True
+                logger.warning(
+                    "cannot write this process's state in %s (%s): manage.py drain will not "
+                    "list it; the shutdown is not affected",
+                    self.directory,
+                    error,
+                )
 
     def stop(self) -> None:
         """Gone from the directory; open connections stay until the process exits."""
         self.stopped = True
-        if self.server is not None:
-            self.server.close()
-        remove_state(self.directory, os.getpid())
+        if self.server is None:
+            return  # never started: nothing of ours is in the directory
+        self.server.close()
+        error = remove_state(self.directory, os.getpid())
+        if error is not None:
+            logger.warning(
+                "could not remove this process's files from %s (%s); the next `manage.py "
+                "drain` ignores them once the process is gone",
+                self.directory,
+                error,
+            )
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

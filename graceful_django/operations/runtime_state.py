@@ -61,7 +61,13 @@ def ensure_private_dir(path: Path) -> Path:
         )
     if info.st_mode & 0o077:
         # Ours but readable by others (made by hand?): anyone could then drain us.
-        path.chmod(0o700)
+        try:
+            path.chmod(0o700)
+        except OSError as error:
+            raise RuntimeDirError(
+                f"runtime directory {path} is readable by others and cannot be made "
+                f"private: {error}"
+            ) from error
     return path
 
 
@@ -90,12 +96,21 @@ def write_state(directory: Path, record: dict[str, Any]) -> None:
     os.replace(temporary, target)
 
 
-def remove_state(directory: Path, pid: int) -> None:
+def remove_state(directory: Path, pid: int) -> OSError | None:
+    """Remove a process's files; the error that kept one there (a read-only directory), if any.
+
+    Never raises: a server calls it at the end of its shutdown, a client while cleaning up
+    after dead processes, and neither may fail because of it.
+    """
+    failure: OSError | None = None
     for path in (state_path(directory, pid), socket_path(directory, pid)):
         try:
             path.unlink()
         except FileNotFoundError:
             pass
+        except OSError as error:
+            failure = failure or error
+    return failure
 
 
 def pid_alive(pid: int) -> bool:

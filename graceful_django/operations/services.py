@@ -76,4 +76,10 @@ async def _start_control(server: ControlServer) -> None:
     try:
         await server.start()
     except OSError as error:
-        logger.error("manage.py drain will not reach this process: %s", error)
+        server.server = None
+        logger.error(
+            "cannot open the control socket in %s (%s): manage.py drain will not reach this "
+            "process; the shutdown is not affected",
+            server.directory,
+            error,
+        )

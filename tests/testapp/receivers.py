@@ -8,7 +8,7 @@ from typing import Any
 
 from django.dispatch import receiver
 
-from graceful_django.signals import shutdown_finished
+from graceful_django.signals import server_started, shutdown_finished, shutdown_started
 
 
 @receiver(shutdown_finished)
@@ -26,3 +26,12 @@ def report_backends_left(sender: Any, report: Any, **kwargs: Any) -> None:
             [application_name],
         ).fetchall()
     print(f"BACKENDS_AT_EXIT={len(rows)} {rows}", file=sys.stderr, flush=True)
+
+
+def _raise(sender: Any, **kwargs: Any) -> None:
+    raise RuntimeError("a receiver that raises")
+
+
+if os.environ.get("TEST_RAISING_RECEIVERS"):
+    for _signal in (server_started, shutdown_started, shutdown_finished):
+        _signal.connect(_raise, weak=False, dispatch_uid=f"tests.raising.{id(_signal)}")
