@@ -16,13 +16,18 @@ WEBSOCKET_BODY = b"Service is shutting down; reconnect shortly.\n"
 CONTENT_TYPE = "text/plain; charset=utf-8"
 
 
-def refusal_headers(retry_after: int, body: bytes, *, close: bool) -> list[tuple[bytes, bytes]]:
-    """ASGI headers; `close` asks the server to end the connection after the response."""
+def refusal_headers(
+    retry_after: int, *, body: bytes | None = None, close: bool = False
+) -> list[tuple[bytes, bytes]]:
+    """ASGI headers. With `body`, its length (a websocket handshake's is left to the server,
+    which adds its own: uvicorn 0.50 would send it twice); `close` asks the server to end the
+    connection after the response."""
     headers = [
         (b"content-type", CONTENT_TYPE.encode()),
-        (b"content-length", str(len(body)).encode()),
         (b"retry-after", str(retry_after).encode()),
     ]
+    if body is not None:
+        headers.append((b"content-length", str(len(body)).encode()))
     if close:
         headers.append((b"connection", b"close"))
     return headers
@@ -34,7 +39,7 @@ async def send_http_refusal(send: ASGISendCallable, retry_after: int) -> None:
         {
             "type": "http.response.start",
             "status": STATUS,
-            "headers": refusal_headers(retry_after, HTTP_BODY, close=True),
+            "headers": refusal_headers(retry_after, body=HTTP_BODY, close=True),
             "trailers": False,
         }
     )

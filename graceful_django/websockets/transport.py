@@ -75,9 +75,7 @@ async def refuse_handshake(scope: dict[str, Any], send: Any, retry_after: int) -
             {
                 "type": "websocket.http.response.start",
                 "status": refusal.STATUS,
-                "headers": refusal.refusal_headers(
-                    retry_after, refusal.WEBSOCKET_BODY, close=False
-                ),
+                "headers": refusal.refusal_headers(retry_after),
             }
         )
         await send({"type": "websocket.http.response.body", "body": refusal.WEBSOCKET_BODY})
