@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import importlib
 
-MODULES = ["per_request_cost", "middleware_overhead", "exit_latency", "websocket_close"]
+MODULES = [
+    "shutdown_table",
+    "per_request_cost",
+    "middleware_overhead",
+    "exit_latency",
+    "websocket_close",
+]
 
 
 def main() -> None:

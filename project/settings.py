@@ -17,6 +17,7 @@ INSTALLED_APPS = [
     "daphne",
     "django.contrib.contenttypes",
     "django.contrib.auth",
+    "django.contrib.sessions",
     "django_prometheus",
     "channels",
     "graceful_django",
@@ -25,7 +26,16 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "graceful_django.middleware.GracefulShutdownMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+    }
 ]
 
 ROOT_URLCONF = "project.urls"

@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator
 
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import render
 
 from .models import Write
 
@@ -55,3 +56,11 @@ async def stream(request: HttpRequest) -> StreamingHttpResponse:
         yield b"done\n"
 
     return StreamingHttpResponse(body(), content_type="text/plain")
+
+
+def page(request: HttpRequest) -> HttpResponse:
+    """A realistic page: a session, an ORM query and a template (the throughput benchmark's)."""
+    visits = int(request.session.get("visits", 0)) + 1
+    request.session["visits"] = visits
+    writes = list(Write.objects.order_by("-id")[:20])
+    return render(request, "demo/page.html", {"visits": visits, "writes": writes})
