@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 import atexit
 import logging
-import os
 import signal
 from collections.abc import Callable
 from typing import Any
 
 from django.dispatch import Signal
 
+from . import logs
 from .conf import conf
 from .core.coordinator import Coordinator, Phase
 from .core.deadline import Deadline
@@ -62,7 +62,8 @@ class Lifecycle:
         self.adapter = adapter
         self.loop = loop
         self.install_signal_handlers()
-        logger.info("graceful shutdown armed under %s (pid %s)", adapter.name, os.getpid())
+        logs.make_visible()
+        logger.info("graceful shutdown armed under %s", adapter.name)
         self._send(server_started, loop=loop, adapter=adapter)
         if self.pending_signal is not None:
             self.request_shutdown(self.pending_signal)

@@ -28,6 +28,7 @@ from django.db import connections
 from .caches import SeenCaches
 from .core.background import BackgroundWork
 from .core.coordinator import Coordinator
+from .core.pre_drain import PreDrain
 from .core.sequence import Report
 from .db import OpenedConnections
 from .lifecycle import Lifecycle
@@ -51,6 +52,7 @@ def _task_context() -> contextvars.Context:
 
 class ProcessState:
     coordinator: Coordinator
+    pre_drain: PreDrain
     lifecycle: Lifecycle
     websockets: Registry
     background: BackgroundWork
@@ -66,6 +68,7 @@ class ProcessState:
         """Fresh shutdown state, as in a process that has just started."""
         coordinator = Coordinator()
         self.coordinator = coordinator
+        self.pre_drain = PreDrain(coordinator)
         self.lifecycle = Lifecycle(coordinator)
         self.websockets = Registry()
         # Threads close the database connections they opened, as Django does after a request.
@@ -95,7 +98,7 @@ class ProcessState:
     def on_server_started(
         self, sender: Any, loop: asyncio.AbstractEventLoop, adapter: ServerAdapter, **kwargs: Any
     ) -> None:
-        self.operations.start(self.coordinator, adapter, loop)
+        self.operations.start(self.coordinator, self.pre_drain, adapter, loop)
 
     def on_shutdown_finished(self, sender: Any, report: Report, **kwargs: Any) -> None:
         self.operations.stop()

@@ -7,7 +7,6 @@ closes so that they can still use it.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 
 from asgiref.sync import sync_to_async
@@ -30,11 +29,9 @@ def build_steps(state: ProcessState, adapter: ServerAdapter) -> list[Step]:
 
     async def pre_drain_delay(deadline: Deadline) -> list[str]:
         # Readiness already fails; load balancers need this long to stop sending traffic.
-        delay = deadline.share(float(conf.GRACEFUL_PRE_DRAIN_DELAY))
-        # Already refusing (`manage.py drain` in a preStop hook): they had their time.
-        if delay > 0 and not coordinator.refusing:
-            # A delay by design, not a poll: nothing signals that load balancers caught up.
-            await asyncio.sleep(delay)
+        # A `manage.py drain` (preStop) may have started it: then only what is left of it.
+        state.pre_drain.start(deadline.share(float(conf.GRACEFUL_PRE_DRAIN_DELAY)))
+        await state.pre_drain.wait(deadline.remaining())
         return []
 
     async def stop_accepting(deadline: Deadline) -> list[str]:

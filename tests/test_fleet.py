@@ -14,7 +14,7 @@ import uuid
 import pytest
 from channels_redis.core import RedisChannelLayer
 
-from graceful_django.operations import fleet
+from graceful_django.operations import fleet, signing
 from tests.operations import (
     run_drain,
     start_slow_requests,
@@ -80,7 +80,7 @@ def test_fleet_drains_three_processes_and_reports_each(fleet_server, fleet_env):
 
     shown = run_drain(fleet_env, "--fleet", "--undrain")
     assert shown.returncode == 0, shown.stdout + shown.stderr
-    assert shown.stdout.count(": serving, ") == 3 and "3 server(s) serving again" in shown.stdout
+    assert shown.stdout.count(": serving, ") == 3 and "3 servers serving again" in shown.stdout
     for server in servers:
         assert status_code(f"{server.base_url}/ping") == 200
 
@@ -112,7 +112,7 @@ def test_forged_stale_and_replayed_messages_change_nothing_and_are_counted(fleet
         await layer.group_send(group, unsigned)
         await layer.group_send(group, {**fleet.request("drain", reply_to, 0), "op": "undrain"})
         stale = {**unsigned, "ts": time.time() - 120, "nonce": uuid.uuid4().hex}
-        await layer.group_send(group, fleet.signed(stale, fleet.REQUEST_PURPOSE))
+        await layer.group_send(group, signing.sign(stale, fleet.REQUEST_PURPOSE))
         # Messages of one channel are handled in order: this answer comes after the three.
         first = await ask(fleet.request("status", reply_to, 0))
 

@@ -4,7 +4,8 @@ A Unix socket `<runtime dir>/<pid>.sock`, served on the server's own event loop,
 one JSON object per line each way:
 
     {"op": "status"}     -> {"ok": true, "op": "status", "status": {...}}
-    {"op": "drain"}      -> readiness fails, new work gets a 503, the listener stays open
+    {"op": "drain"}      -> readiness fails; after GRACEFUL_PRE_DRAIN_DELAY new work gets
+                            a 503 (at once with "delay": false); the listener stays open
     {"op": "undrain"}    -> back to serving (impossible once a shutdown has started)
     {"op": "subscribe"}  -> the status now, then one {"op": "progress", ...} line per change,
                             until the client hangs up; the kernel closes the connection when
@@ -24,7 +25,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .ops import OPS, answer
+from .ops import OPS, answer, bad_options
 from .runtime_state import (
     MAX_SOCKET_PATH,
     new_record,
@@ -45,8 +46,8 @@ def encode(message: dict[str, Any]) -> bytes:
     return json.dumps(message, separators=(",", ":")).encode() + b"\n"
 
 
-def decode_request(line: bytes) -> tuple[str | None, str | None]:
-    """(op, None) for a good request, (None, error) for anything else."""
+def decode_request(line: bytes) -> tuple[dict[str, Any] | None, str | None]:
+    """(request, None) for a good request, (None, error) for anything else."""
     try:
         message = json.loads(line)
     except ValueError:
@@ -56,7 +57,10 @@ def decode_request(line: bytes) -> tuple[str | None, str | None]:
     op = message.get("op")
     if op not in SOCKET_OPS:
         return None, f"bad request: op must be one of {', '.join(SOCKET_OPS)}, not {op!r}"
-    return str(op), None
+    error = bad_options(message)
+    if error is not None:
+        return None, error
+    return message, None
 
 
 class ControlServer:
@@ -127,12 +131,13 @@ class ControlServer:
                     break
                 if not line:
                     break
-                op, error = decode_request(line)
-                if op is None:
+                message, error = decode_request(line)
+                if message is None:
                     writer.write(encode({"ok": False, "error": error}))
                     await writer.drain()
                     continue
-                reply = answer(op, self.feed)
+                op = str(message["op"])
+                reply = answer(op, self.feed, delay=message.get("delay", True))
                 writer.write(encode(reply))
                 await writer.drain()
                 if op == "subscribe":

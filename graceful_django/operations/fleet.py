@@ -4,26 +4,29 @@ Each server process listens on a channel of its own, added to the project's grou
 (GRACEFUL_FLEET_GROUP, by default derived from SECRET_KEY and the settings module). The
 command sends one control message to the group and collects the replies on a reply
 channel of its own. Anyone who can write to the Redis can write to the group, so every
-message carries an HMAC (a key derived from SECRET_KEY for this purpose only, as
-django.core.signing does), a timestamp and a nonce; unsigned, forged, stale and replayed
-messages are ignored and counted (`fleet_rejected` in the status). Replies are signed
-too, and bound to the request's nonce.
+message carries HMACs (`signing.py`: under SECRET_KEY and each of SECRET_KEY_FALLBACKS),
+a timestamp and a nonce; unsigned, forged, stale and replayed messages are ignored and
+counted (`fleet_rejected` in the status). Replies are signed too, and bound to the
+request's nonce.
+
+The default group is derived from the settings module alone, not from SECRET_KEY: a
+rotation must not split the fleet into two groups.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import hashlib
 import logging
 import secrets
 import time
 from typing import Any
 
 from django.conf import settings
-from django.utils.crypto import constant_time_compare, salted_hmac
 
 from ..conf import conf
-from .ops import OPS, answer
+from .ops import OPS, answer, bad_options
+from .signing import problem, sign
 from .status import StatusFeed
 
 logger = logging.getLogger("graceful_django")
@@ -37,9 +40,8 @@ RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
 
 
 def default_group() -> str:
-    digest = salted_hmac(
-        "graceful_django.fleet.group", settings.SETTINGS_MODULE, algorithm="sha256"
-    )
+    # A name, not a secret: the signatures keep other projects on the same Redis out.
+    digest = hashlib.sha256(f"graceful_django.fleet.group:{settings.SETTINGS_MODULE}".encode())
     return f"graceful_django.{digest.hexdigest()[:24]}"
 
 
@@ -53,36 +55,23 @@ def is_cross_process(layer: Any) -> bool:
     return layer is not None and not isinstance(layer, InMemoryChannelLayer)
 
 
-def signature(message: dict[str, Any], purpose: str) -> str:
-    body = {key: value for key, value in message.items() if key != "sig"}
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
-    return salted_hmac(purpose, canonical, algorithm="sha256").hexdigest()
-
-
-def signed(message: dict[str, Any], purpose: str) -> dict[str, Any]:
-    return {**message, "sig": signature(message, purpose)}
-
-
-def request(op: str, reply_to: str, follow: float) -> dict[str, Any]:
-    """A control message; `follow`: seconds the sender waits for progress."""
+def request(op: str, reply_to: str, follow: float, *, delay: bool = True) -> dict[str, Any]:
+    """A control message; `follow`: seconds the sender waits for progress; `delay`: a drain
+    honours GRACEFUL_PRE_DRAIN_DELAY."""
     message = {
         "type": MESSAGE_TYPE,
         "op": op,
         "reply_to": reply_to,
         "follow": follow,
+        "delay": delay,
         "ts": time.time(),
         "nonce": secrets.token_hex(16),
     }
-    return signed(message, REQUEST_PURPOSE)
+    return sign(message, REQUEST_PURPOSE)
 
 
 def reply_is_genuine(reply: dict[str, Any], nonce: str) -> bool:
-    sig = reply.get("sig")
-    return (
-        isinstance(sig, str)
-        and constant_time_compare(sig, signature(reply, REPLY_PURPOSE))
-        and reply.get("nonce") == nonce
-    )
+    return reply.get("nonce") == nonce and problem(reply, REPLY_PURPOSE) is None
 
 
 class Verifier:
@@ -94,11 +83,9 @@ class Verifier:
         self.rejected = {"unsigned": 0, "forged": 0, "stale": 0, "replayed": 0}
 
     def reason_to_reject(self, message: dict[str, Any]) -> str | None:
-        sig = message.get("sig")
-        if not isinstance(sig, str):
-            return "unsigned"
-        if not constant_time_compare(sig, signature(message, REQUEST_PURPOSE)):
-            return "forged"
+        signature_problem = problem(message, REQUEST_PURPOSE)
+        if signature_problem is not None:
+            return signature_problem
         now = time.time()
         sent = message.get("ts")
         if not isinstance(sent, (int, float)) or abs(now - sent) > self.max_age:
@@ -159,14 +146,15 @@ class FleetListener:
 
     async def _reply(self, message: dict[str, Any], body: dict[str, Any]) -> None:
         reply = {**body, "nonce": message["nonce"], "ts": time.time()}
-        await self.layer.send(message["reply_to"], signed(reply, REPLY_PURPOSE))
+        await self.layer.send(message["reply_to"], sign(reply, REPLY_PURPOSE))
 
     async def _handle(self, message: dict[str, Any]) -> None:
         op = message.get("op")
-        if op not in OPS:
-            await self._reply(message, {"ok": False, "error": f"unknown op {op!r}"})
+        error = f"unknown op {op!r}" if op not in OPS else bad_options(message)
+        if error is not None:
+            await self._reply(message, {"ok": False, "error": error})
             return
-        reply = answer(str(op), self.feed)
+        reply = answer(str(op), self.feed, delay=message.get("delay", True))
         await self._reply(message, reply)
         if op != "drain" or reply["status"]["drained"]:
             return

@@ -15,18 +15,26 @@ from typing import Any
 from .fleet import reply_is_genuine, request
 from .outcome import EXIT_NO_SERVER, EXIT_OK, EXIT_TIMEOUT, DrainError, Outcome
 from .progress import ProgressView
+from .wording import plural
 
 DEFAULT_WINDOW = 1.0
 
 
 class FleetDrain:
     def __init__(
-        self, layer: Any, group: str, view: ProgressView, window: float = DEFAULT_WINDOW
+        self,
+        layer: Any,
+        group: str,
+        view: ProgressView,
+        window: float = DEFAULT_WINDOW,
+        *,
+        delay: bool = True,
     ) -> None:
         self.layer = layer
         self.group = group
         self.view = view
         self.window = window
+        self.delay = delay
         self.statuses: dict[str, dict[str, Any]] = {}
         self.errors: dict[str, str] = {}
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -34,7 +42,7 @@ class FleetDrain:
     async def run(self, action: str, timeout: float) -> Outcome:
         started = time.monotonic()
         channel = await self.layer.new_channel("graceful_django.reply.")
-        message = request(action, channel, follow=timeout)
+        message = request(action, channel, follow=timeout, delay=self.delay)
         # One receiver for the whole run: cancelling channels-redis's receive() over and
         # over (a timeout per wait) can lose a message that arrives at that instant.
         receiver = asyncio.ensure_future(self._receive(channel, message["nonce"]))
@@ -45,7 +53,8 @@ class FleetDrain:
             receiver.cancel()
         self.view.finish(self.statuses)
         code, text = self._result(action, timeout)
-        return Outcome(action, code, text, dict(self.statuses), time.monotonic() - started)
+        elapsed = time.monotonic() - started
+        return Outcome(action, code, text, dict(self.statuses), elapsed, timeout)
 
     async def _receive(self, channel: str, nonce: str) -> None:
         while True:
@@ -91,10 +100,10 @@ class FleetDrain:
             busy = [key for key, status in self.statuses.items() if not status["drained"]]
             if busy:
                 return EXIT_TIMEOUT, f"timed out after {timeout:g}s; not drained: {', '.join(busy)}"
-            return EXIT_OK, f"{count} server(s) drained"
+            return EXIT_OK, f"{plural(count, 'server')} drained"
         if action == "undrain":
             failed = [key for key, status in self.statuses.items() if not status["ready"]]
             if failed:
                 return EXIT_TIMEOUT, f"could not undrain {', '.join(failed)}"
-            return EXIT_OK, f"{count} server(s) serving again"
-        return EXIT_OK, f"{count} server(s) answered"
+            return EXIT_OK, f"{plural(count, 'server')} serving again"
+        return EXIT_OK, f"{plural(count, 'server')} answered"

@@ -23,6 +23,7 @@ from ..conf import DEFAULT_TIMEOUT
 from .outcome import EXIT_NO_SERVER, EXIT_OK, EXIT_TIMEOUT, EXIT_USAGE, DrainError, Outcome
 from .progress import ProgressView
 from .runtime_state import find_records, remove_state
+from .wording import plural
 
 # Beyond a server's own GRACEFUL_TIMEOUT, for its exit to be seen.
 EXIT_MARGIN = 5.0
@@ -64,8 +65,8 @@ class Connection:
     def key(self) -> str:
         return str(self.pid)
 
-    def send(self, *ops: str) -> None:
-        self.writer.write(b"".join(json.dumps({"op": op}).encode() + b"\n" for op in ops))
+    def send(self, *requests: dict[str, Any]) -> None:
+        self.writer.write(b"".join(json.dumps(request).encode() + b"\n" for request in requests))
 
     async def reply(self) -> dict[str, Any]:
         line = await self.reader.readline()
@@ -78,10 +79,19 @@ class Connection:
 
 
 class LocalDrain:
-    def __init__(self, directory: Path, records: list[dict[str, Any]], view: ProgressView) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        records: list[dict[str, Any]],
+        view: ProgressView,
+        *,
+        delay: bool = True,
+    ) -> None:
         self.directory = directory
         self.records = records
         self.view = view
+        # A drain honours GRACEFUL_PRE_DRAIN_DELAY unless told not to (--no-delay).
+        self.delay = delay
         self.connections: list[Connection] = []
         self.queue: asyncio.Queue[tuple[Connection, str]] = asyncio.Queue()
         # One reader per connection, pushing what it reads to the queue.
@@ -113,37 +123,37 @@ class LocalDrain:
                 connection.writer.close()
         statuses = {c.key: self._shown(c) for c in self.connections}
         self.view.finish(statuses)
-        return Outcome(action, code, message, statuses, time.monotonic() - started)
+        return Outcome(action, code, message, statuses, time.monotonic() - started, timeout)
 
     def _shown(self, connection: Connection) -> dict[str, Any]:
         return {**connection.status, "gone": connection.closed, "exited": connection.exited}
 
     async def _status(self, timeout: float) -> tuple[int, str]:
         for connection in self.connections:
-            connection.send("status")
+            connection.send({"op": "status"})
             await connection.reply()
-        return EXIT_OK, f"{len(self.connections)} server(s) found"
+        return EXIT_OK, f"{plural(len(self.connections), 'server')} found"
 
     async def _undrain(self, timeout: float) -> tuple[int, str]:
         failed = []
         for connection in self.connections:
-            connection.send("undrain")
+            connection.send({"op": "undrain"})
             reply = await connection.reply()
             if not reply.get("ok") or not connection.status.get("ready"):
                 failed.append(f"pid {connection.pid}: {reply.get('error', 'not ready')}")
         if failed:
             return EXIT_TIMEOUT, "could not undrain " + "; ".join(failed)
-        return EXIT_OK, f"{len(self.connections)} server(s) serving again"
+        return EXIT_OK, f"{plural(len(self.connections), 'server')} serving again"
 
     async def _drain(self, timeout: float) -> tuple[int, str]:
         for connection in self.connections:
-            connection.send("drain", "subscribe")
+            connection.send({"op": "drain", "delay": self.delay}, {"op": "subscribe"})
             await connection.reply()  # the drain's own answer; progress follows
             self.followers.add(asyncio.ensure_future(self._follow(connection)))
         if await self._watch(lambda c: c.closed or bool(c.status.get("drained")), timeout):
-            return EXIT_OK, f"{len(self.connections)} server(s) drained"
+            return EXIT_OK, f"{plural(len(self.connections), 'server')} drained"
         busy = [
-            f"pid {c.pid} ({c.status.get('requests')} requests)"
+            f"pid {c.pid} ({plural(int(c.status.get('requests') or 0), 'request')})"
             for c in self.connections
             if not (c.closed or c.status.get("drained"))
         ]
@@ -161,7 +171,7 @@ class LocalDrain:
             return EXIT_TIMEOUT, f"pid {', '.join(left)} did not exit"
         if code != EXIT_OK:
             return code, message + "; stopped anyway"
-        return EXIT_OK, f"{len(self.connections)} server(s) drained and stopped"
+        return EXIT_OK, f"{plural(len(self.connections), 'server')} drained and stopped"
 
     def _terminate(self, connection: Connection) -> None:
         # The pidfd is taken while our connection proves the pid is still that server.

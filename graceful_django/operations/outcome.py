@@ -34,12 +34,16 @@ class Outcome:
     message: str
     statuses: dict[str, dict[str, Any]]
     elapsed: float
+    timeout: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        remaining = None if self.timeout is None else max(0.0, self.timeout - self.elapsed)
         return {
             "action": self.action,
             "exit_code": self.code,
             "message": self.message,
             "elapsed": round(self.elapsed, 3),
+            "timeout": self.timeout,
+            "remaining": None if remaining is None else round(remaining, 3),
             "servers": list(self.statuses.values()),
         }

@@ -1,5 +1,11 @@
 """How `manage.py drain` shows each server process's progress.
 
+Each line: the process, its state, what is in flight and its oldest requests, then the
+time since the command started and what is left of its `--timeout`:
+
+    pid 4242 (daphne 127.0.0.1:8000): draining, 1 request, 0 websockets, 0 tasks;
+        oldest GET /report 3.1s; 3.2s elapsed, 16.8s left                (one line)
+
 On a terminal, one line per process, redrawn in place; when piped, a plain line each time
 a process's line changes (at most every PLAIN_INTERVAL seconds per process, except when
 its state word changes, so that a busy drain does not print thousands of lines).
@@ -9,6 +15,8 @@ from __future__ import annotations
 
 import time
 from typing import Any, Protocol
+
+from .wording import describe_oldest, in_flight
 
 PLAIN_INTERVAL = 0.5
 
@@ -37,17 +45,25 @@ def describe(status: dict[str, Any]) -> str:
     where = " ".join(status.get("listening") or [])
     host = f"{status['host']} " if status.get("fleet") else ""
     head = f"{host}pid {status['pid']} ({status['server']}{' ' + where if where else ''})"
-    counts = (
-        f"{status['requests']} requests, {status['websockets']} websockets, {status['tasks']} tasks"
-    )
-    return f"{head}: {state_word(status)}, {counts}"
+    word = state_word(status)
+    refusing_in = status.get("refusing_in") or 0
+    if word == "draining" and refusing_in > 0:
+        word += f" (still serving for {refusing_in:.1f}s: pre-drain delay)"
+    line = f"{head}: {word}, {in_flight(status)}"
+    if status.get("oldest") and word not in ("exited", "gone"):
+        line += f"; oldest {describe_oldest(status['oldest'])}"
+    return line
 
 
 class ProgressView:
-    def __init__(self, out: Output, *, tty: bool, enabled: bool = True) -> None:
+    def __init__(
+        self, out: Output, *, tty: bool, enabled: bool = True, timeout: float | None = None
+    ) -> None:
         self.out = out
         self.tty = tty
         self.enabled = enabled
+        self.started = time.monotonic()
+        self.timeout = timeout
         self.lines: dict[str, str] = {}
         self._drawn = 0
         self._printed: dict[str, tuple[str, str, float]] = {}
@@ -55,10 +71,9 @@ class ProgressView:
     def update(self, key: str, status: dict[str, Any]) -> None:
         if not self.enabled:
             return
+        # Compared without the timing, which differs every time.
         line = describe(status)
-        if self.tty and self.lines.get(key) == line:
-            return
-        self.lines[key] = line
+        self.lines[key] = f"{line}; {self.timing()}"
         if self.tty:
             self._redraw()
             return
@@ -69,8 +84,19 @@ class ProgressView:
         ):
             return
         self._printed[key] = (line, word, now)
-        self.out.write(line + "\n")
+        self.out.write(self.lines[key] + "\n")
         self.out.flush()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def remaining(self) -> float | None:
+        return None if self.timeout is None else max(0.0, self.timeout - self.elapsed())
+
+    def timing(self) -> str:
+        """`3.2s elapsed, 16.8s left` (of the command's --timeout), added to each line."""
+        left = self.remaining()
+        return f"{self.elapsed():.1f}s elapsed" + ("" if left is None else f", {left:.1f}s left")
 
     def _redraw(self) -> None:
         # Back to the first line of the block, then every line cleared and rewritten.
@@ -85,8 +111,9 @@ class ProgressView:
         if not self.enabled:
             return
         for key, status in statuses.items():
-            self.lines[key] = describe(status)
-            if not self.tty and self._printed.get(key, ("",))[0] != self.lines[key]:
+            line = describe(status)
+            self.lines[key] = f"{line}; {self.timing()}"
+            if not self.tty and self._printed.get(key, ("",))[0] != line:
                 self.out.write(self.lines[key] + "\n")
         if self.tty:
             self._redraw()

@@ -1,7 +1,8 @@
 """The operations services of one server process, started with the server.
 
 One status feed, shared by the control socket (`manage.py drain` on this host) and the
-fleet listener (`manage.py drain --fleet`, when the channel layer spans processes).
+fleet listener (`manage.py drain --fleet`, when the channel layer spans processes); and
+the drain log, the server's own account of what a drain waits for.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ import asyncio
 import logging
 
 from ..core.coordinator import Coordinator
+from ..core.pre_drain import PreDrain
 from ..servers.base import ServerAdapter
 from .control import ControlServer
+from .drain_log import DrainLog
 from .fleet import FleetListener, group_name, is_cross_process
 from .runtime_state import RuntimeDirError, ensure_private_dir, runtime_dir
 from .status import StatusFeed
@@ -24,14 +27,20 @@ class Operations:
         self.feed: StatusFeed | None = None
         self.control: ControlServer | None = None
         self.fleet: FleetListener | None = None
+        self.drain_log: DrainLog | None = None
         self._fleet_task: asyncio.Task[None] | None = None
         # The loop keeps only weak references to tasks.
         self._tasks: set[asyncio.Future[None]] = set()
 
     def start(
-        self, coordinator: Coordinator, adapter: ServerAdapter, loop: asyncio.AbstractEventLoop
+        self,
+        coordinator: Coordinator,
+        pre_drain: PreDrain,
+        adapter: ServerAdapter,
+        loop: asyncio.AbstractEventLoop,
     ) -> None:
-        self.feed = StatusFeed(coordinator, adapter, loop)
+        self.feed = StatusFeed(coordinator, adapter, loop, pre_drain)
+        self.drain_log = DrainLog(coordinator, pre_drain, loop)
         self._start_control(self.feed, loop)
         self._start_fleet(self.feed, loop)
 

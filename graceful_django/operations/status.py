@@ -18,10 +18,20 @@ from typing import Any
 
 from ..conf import conf
 from ..core.coordinator import Coordinator
+from ..core.pre_drain import PreDrain
 from ..servers.base import ServerAdapter
+from .wording import oldest_requests
 
 # A safety net only: every change we know of wakes the feed at once.
 HEARTBEAT = 1.0
+
+
+def call_soon_on(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
+    """From any thread (observers run in sync views' threads too)."""
+    try:
+        loop.call_soon_threadsafe(callback)
+    except RuntimeError:
+        pass  # the loop is closed: the process is exiting
 
 
 def is_drained(status: dict[str, Any]) -> bool:
@@ -37,6 +47,7 @@ def process_status(
     coordinator: Coordinator,
     adapter: ServerAdapter | None,
     extras: dict[str, Callable[[], Any]] | None = None,
+    pre_drain: PreDrain | None = None,
 ) -> dict[str, Any]:
     timeout = conf.GRACEFUL_TIMEOUT
     status: dict[str, Any] = {
@@ -49,6 +60,9 @@ def process_status(
         "refusing": coordinator.refusing,
         "shutting_down": coordinator.shutting_down,
         **coordinator.counts(),
+        # Seconds of the pre-drain delay left: requests are still served until then.
+        "refusing_in": round(pre_drain.remaining(), 1) if pre_drain is not None else 0.0,
+        "oldest": oldest_requests(coordinator.requests.snapshot()),
         "listening": adapter.listening_addresses() if adapter is not None else [],
         "timeout": float(timeout) if isinstance(timeout, (int, float)) else None,
     }
@@ -64,8 +78,10 @@ class StatusFeed:
         coordinator: Coordinator,
         adapter: ServerAdapter | None,
         loop: asyncio.AbstractEventLoop,
+        pre_drain: PreDrain | None = None,
     ) -> None:
         self.coordinator = coordinator
+        self.pre_drain = pre_drain or PreDrain(coordinator)
         self.adapter = adapter
         self.loop = loop
         self.started = time.time()
@@ -81,7 +97,7 @@ class StatusFeed:
             tracker.observers.append(self._counted)
 
     def status(self) -> dict[str, Any]:
-        return process_status(self.coordinator, self.adapter, self.extras)
+        return process_status(self.coordinator, self.adapter, self.extras, self.pre_drain)
 
     def _counted(self, delta: int) -> None:
         # Any thread, every request: keep it to two attribute tests when idle.
@@ -93,10 +109,7 @@ class StatusFeed:
         self._call_soon(self._after_phase_change)
 
     def _call_soon(self, callback: Callable[[], None]) -> None:
-        try:
-            self.loop.call_soon_threadsafe(callback)
-        except RuntimeError:
-            pass  # the loop is closed: the process is exiting
+        call_soon_on(self.loop, callback)
 
     def _after_phase_change(self) -> None:
         for listener in list(self.phase_listeners):

@@ -48,8 +48,9 @@ def _pids(values: list[str]) -> list[int]:
 
 class Command(BaseCommand):
     help = (
-        "Drain this project's running server processes: readiness fails, new work gets a 503, "
-        "in-flight requests finish. Exit 0 drained, 1 timeout, 2 no server found, 3 bad arguments."
+        "Drain this project's running server processes: readiness fails, requests are still "
+        "served for GRACEFUL_PRE_DRAIN_DELAY, then new work gets a 503 and in-flight requests "
+        "finish. Exit 0 drained, 1 timeout, 2 no server found, 3 bad arguments."
     )
     # A preStop hook must not fail on a check warning; this command touches no database.
     requires_system_checks: list[str] = []
@@ -62,6 +63,11 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--pid", action="append", default=[], help="only this server process (repeatable)"
+        )
+        parser.add_argument(
+            "--no-delay",
+            action="store_true",
+            help="refuse new work at once, skipping GRACEFUL_PRE_DRAIN_DELAY",
         )
         action = parser.add_argument_group("what to do (default: drain)")
         action.add_argument(
@@ -110,18 +116,28 @@ class Command(BaseCommand):
         if len(chosen) > 1:
             raise DrainError(f"choose one of --{' or --'.join(chosen)}.", EXIT_USAGE)
         action = chosen[0] if chosen else "drain"
-        view = ProgressView(self.stdout, tty=self.stdout.isatty(), enabled=not options["json"])
+        view = ProgressView(
+            self.stdout, tty=self.stdout.isatty(), enabled=not options["json"], timeout=timeout
+        )
+        delay = not options["no_delay"]
         if options["fleet"]:
-            return self._fleet(action, pids, timeout, window, view)
+            return self._fleet(action, pids, timeout, window, view, delay)
         try:
             directory = ensure_private_dir(runtime_dir())
         except RuntimeDirError as error:
             raise DrainError(f"{error}.", EXIT_USAGE) from error
         records = find_servers(directory, project_id(), pids)
-        return asyncio.run(LocalDrain(directory, records, view).run(action, timeout))
+        drain = LocalDrain(directory, records, view, delay=delay)
+        return asyncio.run(drain.run(action, timeout))
 
     def _fleet(
-        self, action: str, pids: list[int], timeout: float, window: float, view: ProgressView
+        self,
+        action: str,
+        pids: list[int],
+        timeout: float,
+        window: float,
+        view: ProgressView,
+        delay: bool,
     ) -> Outcome:
         from channels.layers import get_channel_layer
 
@@ -148,4 +164,5 @@ class Command(BaseCommand):
                 f"which cannot reach other processes.",
                 EXIT_USAGE,
             )
-        return asyncio.run(FleetDrain(layer, group_name(), view, window).run(action, timeout))
+        drain = FleetDrain(layer, group_name(), view, window, delay=delay)
+        return asyncio.run(drain.run(action, timeout))
