@@ -40,3 +40,9 @@ if os.environ.get("TEST_DEREGISTER_URL"):
     GRACEFUL_DEREGISTER_URLS = [os.environ["TEST_DEREGISTER_URL"]]
 if os.environ.get("TEST_SAVE_STATE"):
     GRACEFUL_SAVE_STATE = os.environ["TEST_SAVE_STATE"]
+
+# Knobs of the operations tests (tests/test_prestop.py, tests/test_fleet.py).
+if os.environ.get("TEST_NO_LOGGING"):
+    LOGGING = {}  # a project without a LOGGING setting
+if os.environ.get("TEST_SECRET_KEY_FALLBACKS"):
+    SECRET_KEY_FALLBACKS = os.environ["TEST_SECRET_KEY_FALLBACKS"].split(",")

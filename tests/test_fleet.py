@@ -10,9 +10,11 @@ import json
 import socket
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from channels_redis.core import RedisChannelLayer
+from django.test import override_settings
 
 from graceful_django.operations import fleet, signing
 from tests.operations import (
@@ -52,8 +54,8 @@ def fleet_env(runtime_env):
 
 @pytest.fixture
 def fleet_server(control_server, fleet_env):
-    def start(kind: str = "daphne"):
-        server = control_server(kind, env=fleet_env)
+    def start(kind: str = "daphne", env: dict[str, str] | None = None):
+        server = control_server(kind, env={**fleet_env, **(env or {})})
         server.wait_for_log(LISTENING)
         return server
 
@@ -140,3 +142,49 @@ def test_fleet_with_nobody_listening_exits_2(fleet_env):
     result = run_drain(fleet_env, "--fleet", "--status", "--window", "0.5")
     assert result.returncode == 2
     assert "no server of this project answered" in result.stderr
+
+
+OLD_KEY, NEW_KEY = "old-" + "k" * 50, "new-" + "k" * 50
+
+
+def test_fleet_across_a_key_rotation_reaches_every_process(fleet_server, fleet_env):
+    """Half the fleet on the new key (the old one as fallback), half still on the old key."""
+    new_side = {"DJANGO_SECRET_KEY": NEW_KEY, "TEST_SECRET_KEY_FALLBACKS": OLD_KEY}
+    old_side = {"DJANGO_SECRET_KEY": OLD_KEY}
+    with ThreadPoolExecutor(4) as pool:
+        servers = list(
+            pool.map(lambda env: fleet_server(env=env), [new_side, new_side, old_side, old_side])
+        )
+    pids = sorted(server.process.pid for server in servers)
+
+    drained = run_drain({**fleet_env, **new_side}, "--fleet", "--timeout", "10", "--json")
+    assert drained.returncode == 0, drained.stdout + drained.stderr
+    assert sorted(s["pid"] for s in json.loads(drained.stdout)["servers"]) == pids
+    undrained = run_drain({**fleet_env, **old_side}, "--fleet", "--undrain", "--json")
+    assert undrained.returncode == 0, undrained.stdout + undrained.stderr
+    assert sorted(s["pid"] for s in json.loads(undrained.stdout)["servers"]) == pids
+
+    async def forge() -> None:
+        layer = RedisChannelLayer(hosts=[REDIS_URL])
+        with override_settings(SECRET_KEY="unrelated-" + "k" * 50, SECRET_KEY_FALLBACKS=[]):
+            message = fleet.request("drain", await layer.new_channel(), 0)
+        await layer.group_send(fleet_env["GRACEFUL_FLEET_GROUP"], message)
+
+    asyncio.run(forge())
+    # Sent after the forged message: each process answers it once it has rejected that.
+    shown = run_drain({**fleet_env, **new_side}, "--fleet", "--status", "--json")
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    statuses = json.loads(shown.stdout)["servers"]
+    assert sorted(s["pid"] for s in statuses) == pids
+    for status in statuses:
+        assert status["ready"] is True  # the forged drain did nothing
+        assert status["fleet_rejected"]["forged"] == 1, status
+    for server in servers:
+        assert status_code(f"{server.base_url}/ping") == 200
+
+
+def test_default_group_stays_the_same_across_a_key_rotation():
+    with override_settings(SECRET_KEY=OLD_KEY, SECRET_KEY_FALLBACKS=[]):
+        before = fleet.default_group()
+    with override_settings(SECRET_KEY=NEW_KEY, SECRET_KEY_FALLBACKS=[OLD_KEY]):
+        assert fleet.default_group() == before

@@ -8,7 +8,8 @@ time since the command started and what is left of its `--timeout`:
 
 On a terminal, one line per process, redrawn in place; when piped, a plain line each time
 a process's line changes (at most every PLAIN_INTERVAL seconds per process, except when
-its state word changes, so that a busy drain does not print thousands of lines).
+its state word changes or its pre-drain delay ends, so that a busy drain does not print
+thousands of lines).
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ class ProgressView:
         if self.tty:
             self._redraw()
             return
-        word, now = state_word(status), time.monotonic()
+        # The end of the pre-drain delay is news too, though the word stays "draining".
+        word, now = f"{state_word(status)} {bool(status.get('refusing_in'))}", time.monotonic()
         last = self._printed.get(key)
         if last is not None and (
             last[0] == line or (last[1] == word and now - last[2] < PLAIN_INTERVAL)
