@@ -4,7 +4,8 @@ Both control channels (the local socket and the fleet listener) answer with
 `process_status()` and stream `StatusFeed.watch()`. The feed is woken by the
 coordinator's phase changes and by the trackers' open/close observers (coalesced to at
 most one wake-up per loop turn, and only while somebody watches), so the request path
-pays one attribute test when nobody is watching.
+pays one attribute test when nobody is watching. A status carries the ages of the oldest
+requests, so while any is in flight the heartbeat pushes one a second too.
 """
 
 from __future__ import annotations
