@@ -70,7 +70,9 @@ def _unit() -> configparser.ConfigParser:
 def test_systemd_unit_signals_the_main_process_and_waits_past_graceful_timeout():
     service = _unit()["Service"]
     assert service["KillMode"] == "mixed" and service["KillSignal"] == "SIGTERM"
-    timeout = float(re.search(r"GRACEFUL_TIMEOUT=(\d+)", service["Environment"]).group(1))
+    match = re.search(r"GRACEFUL_TIMEOUT=(\d+)", service["Environment"])
+    assert match, service["Environment"]
+    timeout = float(match.group(1))
     assert _seconds(service["TimeoutStopSec"]) >= timeout + MARGIN
     assert service["ExecStart"].split()[0].endswith("/daphne")  # no shell in between
 
