@@ -47,6 +47,14 @@ def find_servers(directory: Path, project: str, pids: list[int]) -> list[dict[st
     return records
 
 
+def _holding(status: dict[str, Any]) -> str:
+    """What keeps a process from being drained: its pre-drain delay, or its requests."""
+    requests = plural(int(status.get("requests") or 0), "request")
+    if status.get("refusing_in"):
+        return f"pre-drain delay, {status['refusing_in']:.1f}s left; {requests}"
+    return requests
+
+
 @dataclass(eq=False)
 class Connection:
     record: dict[str, Any]
@@ -153,11 +161,11 @@ class LocalDrain:
         if await self._watch(lambda c: c.closed or bool(c.status.get("drained")), timeout):
             return EXIT_OK, f"{plural(len(self.connections), 'server')} drained"
         busy = [
-            f"pid {c.pid} ({plural(int(c.status.get('requests') or 0), 'request')})"
+            f"pid {c.pid} ({_holding(c.status)})"
             for c in self.connections
             if not (c.closed or c.status.get("drained"))
         ]
-        return EXIT_TIMEOUT, f"timed out after {timeout:g}s; still in flight: {', '.join(busy)}"
+        return EXIT_TIMEOUT, f"timed out after {timeout:g}s; not drained: {', '.join(busy)}"
 
     async def _shutdown(self, timeout: float) -> tuple[int, str]:
         code, message = await self._drain(timeout)
