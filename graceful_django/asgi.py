@@ -72,16 +72,22 @@ class GracefulShutdown:
         if not state.lifecycle.attached:
             attach_without_lifespan(state)
         coordinator = state.coordinator
-        if coordinator.refusing:
-            if is_health_path(scope["path"]):
-                # Probes must see the drain and must not hold it up: served, untracked.
-                await self.app(scope, receive, send)
-                return
-            state.metrics.refused.inc()
-            await send_http_refusal(send, conf.GRACEFUL_RETRY_AFTER)
-            return
         requests = coordinator.requests
-        ticket = requests.open(request_label(scope["method"], scope["path"]))
+        if coordinator.refusing:
+            adapter = state.lifecycle.adapter
+            admitted = adapter.admitted_ticket(send) if adapter is not None else None
+            if admitted is None:
+                if is_health_path(scope["path"]):
+                    # Probes must see the drain and must not hold it up: served, untracked.
+                    await self.app(scope, receive, send)
+                    return
+                state.metrics.refused.inc()
+                await send_http_refusal(send, conf.GRACEFUL_RETRY_AFTER)
+                return
+            # Admitted by the server before the drain (its body was still arriving).
+            ticket = admitted
+        else:
+            ticket = requests.open(request_label(scope["method"], scope["path"]))
         # The middleware sees it there and leaves the tracking to us.
         cast(dict[str, Any], scope)[SCOPE_TICKET_KEY] = ticket
         try:
@@ -127,7 +133,7 @@ def arm_under_daphne(state: ProcessState) -> None:
         if lifecycle.armed_for_daphne:
             return
         lifecycle.armed_for_daphne = True
-    adapter = DaphneAdapter()
+    adapter = DaphneAdapter(state.coordinator.requests)
     if threading.current_thread() is threading.main_thread():
         lifecycle.install_signal_handlers()
     adapter.when_running(lambda loop: _attach(state, adapter, loop))

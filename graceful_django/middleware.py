@@ -48,7 +48,7 @@ class GracefulShutdownMiddleware:
         if self.async_mode:
             return self.__acall__(request)
         coordinator = get_state().coordinator
-        if coordinator.refusing:
+        if coordinator.refusing and not _admitted(request):
             if is_health_path(request.path):
                 return self.get_response(request)
             return _mark(request, refusal_response(), closing=True)
@@ -62,7 +62,7 @@ class GracefulShutdownMiddleware:
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         coordinator = get_state().coordinator
-        if coordinator.refusing:
+        if coordinator.refusing and not _admitted(request):
             if is_health_path(request.path):
                 return await self.get_response(request)  # type: ignore[no-any-return]
             return _mark(request, refusal_response(), closing=True)
@@ -75,9 +75,15 @@ class GracefulShutdownMiddleware:
         return _finish(request, response, coordinator.requests, ticket)
 
 
-def _open_ticket(request: HttpRequest, tracker: Tracker) -> Ticket | None:
+def _admitted(request: HttpRequest) -> bool:
+    """The ASGI wrapper admitted this request before the drain (its body may have been
+    arriving since): it is served, not refused."""
     scope = getattr(request, "scope", None)
-    if scope is not None and SCOPE_TICKET_KEY in scope:
+    return scope is not None and SCOPE_TICKET_KEY in scope
+
+
+def _open_ticket(request: HttpRequest, tracker: Tracker) -> Ticket | None:
+    if _admitted(request):
         return None
     return tracker.open(request_label(request.method or "", request.path))
 

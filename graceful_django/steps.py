@@ -1,8 +1,8 @@
 """The shutdown steps in their order, built from the settings.
 
 stop accepting -> close websockets -> drain requests -> cancel background tasks ->
-run hooks by priority -> close database connections. Hooks run before the database
-closes so that they can still use it.
+run hooks by priority -> close database connections -> close connections. Hooks run
+before the database closes so that they can still use it; the connections close last.
 """
 
 from __future__ import annotations
@@ -58,6 +58,9 @@ def build_steps(state: ProcessState, adapter: ServerAdapter) -> list[Step]:
         close = functools.partial(db.close_all_connections, state.databases)
         return await sync_to_async(close, thread_sensitive=False)()
 
+    async def close_connections(deadline: Deadline) -> list[str]:
+        return await adapter.close_connections(deadline)
+
     accept_and_close = [
         Step("stop accepting", stop_accepting),
         Step("close websockets", close_websockets),
@@ -71,4 +74,6 @@ def build_steps(state: ProcessState, adapter: ServerAdapter) -> list[Step]:
         Step("cancel background tasks", cancel_tasks),
         Step("run hooks", run_hooks),
         Step("close database connections", close_databases),
+        # Last: until here a client sending on an idle connection gets a 503, not an EOF.
+        Step("close connections", close_connections),
     ]

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from project.urls import urlpatterns as project_urlpatterns
-from tests.testapp import background
+from tests.testapp import background, views
 
 urlpatterns = [
     *project_urlpatterns,
@@ -9,5 +9,9 @@ urlpatterns = [
     path("bg/threads", background.start_threads),
     path("bg/shielded", background.start_shielded),
     path("bg/stubborn", background.start_stubborn),
+    path("test/big", views.big),
+    path("test/upload", views.upload),
+    path("test/write", views.write_async),
+    path("test/ws-page", views.websocket_page),
 ]
 __all__ = ["urlpatterns", "path"]

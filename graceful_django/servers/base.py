@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..core.deadline import Deadline
+    from ..core.tracker import Ticket
 
 
 class ServerAdapter:
@@ -20,6 +24,14 @@ class ServerAdapter:
 
     def listening_addresses(self) -> list[str]:
         """ "host:port" of each listening socket, from the server's own objects; [] if unknown."""
+        return []
+
+    def admitted_ticket(self, send: Any) -> Ticket | None:
+        """A request the server admitted before the drain but hands to the app only now."""
+        return None
+
+    async def close_connections(self, deadline: Deadline) -> list[str]:
+        """The last step: close the connections the server keeps; the names of those cut."""
         return []
 
     async def finish(self, exit_code: int) -> None:

@@ -2,18 +2,29 @@
 
 daphne cancels every application instance in a "before shutdown" trigger and drops every
 connection in the "during" phase, so the reactor must not be stopped until our sequence
-is over. Twisted installs its own SIGTERM/SIGINT handlers while the reactor starts (they
-call `reactor.stop()`); ours are installed from `callWhenRunning`, after Twisted's.
+is over and every connection is closed (`close_connections`, the last step). Twisted
+installs its own SIGTERM/SIGINT handlers while the reactor starts (they call
+`reactor.stop()`); ours are installed from `callWhenRunning`, after Twisted's.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from collections.abc import Callable
 from typing import Any
 
+from ..core.deadline import Deadline
+from ..core.tracker import Ticket, Tracker
+from . import twisted_connections as connections
 from .base import ServerAdapter
+
+logger = logging.getLogger("graceful_django")
+
+# Kept from the deadline by `close_connections`, so that the clients that stopped reading
+# are named and cut by us, not by the watchdog, which knows nothing of them.
+CLOSE_RESERVE = 0.25
 
 
 def running_under_daphne() -> bool:
@@ -23,10 +34,11 @@ def running_under_daphne() -> bool:
 class DaphneAdapter(ServerAdapter):
     name = "daphne"
 
-    def __init__(self) -> None:
+    def __init__(self, requests: Tracker | None = None) -> None:
         from twisted.internet import reactor
 
         self.reactor: Any = reactor
+        self.requests = requests
 
     def when_running(self, callback: Callable[[asyncio.AbstractEventLoop], None]) -> None:
         self.reactor.callWhenRunning(lambda: callback(self.reactor._asyncioEventloop))
@@ -49,55 +61,70 @@ class DaphneAdapter(ServerAdapter):
 
     def stop_accepting(self) -> None:
         from twisted.internet import tcp
-        from twisted.web.http import HTTPChannel
 
         for selectable in list(self.reactor.getReaders()):
             if isinstance(selectable, tcp.Port):
-                # Connections the kernel completed but Twisted has not accepted yet would be
-                # reset when the socket closes; accept them first, so that their requests
-                # get a clear 503 instead of a dropped connection.
-                selectable.doRead()  # type: ignore[no-untyped-call]
-                selectable.stopListening()  # type: ignore[no-untyped-call]
-        for transport in self._connections():
-            channel = getattr(transport.protocol, "_channel", None)
-            if not isinstance(channel, HTTPChannel):
-                continue  # websockets are closed by their own step
-            # Twisted decides keep-alive from the request alone; this makes it close the
-            # connection after the response in progress instead of waiting for another.
-            channel.persistent = False
-            if not channel.requests:
-                transport.loseConnection()
+                connections.accept_pending_then_close(selectable)
+        # Idle and kept-alive connections stay open while the drain lasts: a client may be
+        # sending on them right now, and the request gets the wrapper's 503 rather than an
+        # EOF. A response already under way keeps its connection open too: it may have
+        # left without `Connection: close`, so its client may send another request.
+        if self.requests is not None:
+            for transport in self._connections():
+                channel = connections.http_channel(transport)
+                if channel is not None:
+                    connections.admit_uploads(channel, self.requests)
+
+    def admitted_ticket(self, send: Any) -> Ticket | None:
+        # daphne's `send` is functools.partial(server.handle_reply, request).
+        args = getattr(send, "args", ())
+        return connections.admitted_ticket(args[0]) if args else None
+
+    async def close_connections(self, deadline: Deadline) -> list[str]:
+        transports = self._connections()
+        for transport in transports:
+            connections.close_when_idle(transport)
+        left = await connections.wait_closed(
+            transports, max(0.0, deadline.remaining() - CLOSE_RESERVE)
+        )
+        if not left:
+            return []
+        names = [connections.describe(transport) for transport in left]
+        logger.warning(
+            "cutting %d connections whose clients did not read their responses in time: %s",
+            len(left),
+            "; ".join(names),
+        )
+        for transport in left:
+            transport.abortConnection()
+        return names
 
     async def finish(self, exit_code: int) -> None:
-        # loseConnection() only closes once the buffered response bytes are written;
-        # stopping the reactor before that would drop them ("during shutdown" disconnects).
-        for transport in self._connections():
-            transport.loseConnection()
-        await self._wait_connections_closed(timeout=1.0)
+        self._replace_kill_all_applications()
         self.reactor.stop()
 
-    async def _wait_connections_closed(self, timeout: float) -> None:
-        loop = asyncio.get_running_loop()
-        remaining = self._connections()
-        if not remaining:
-            return
-        all_closed = loop.create_future()
-        pending = set(remaining)
+    def _replace_kill_all_applications(self) -> None:
+        """daphne's trigger raises KeyError for a connection with no application (yet, or
+        any more) and then waits without a limit; by now our sequence waited for what it
+        had to, so this only cancels what is left, bounded by the watchdog."""
+        event: Any = getattr(self.reactor, "_eventTriggers", {}).get("shutdown")
+        triggers: list[Any] = getattr(event, "before", [])
+        for index, (trigger, _args, _kwargs) in enumerate(triggers):
+            server = getattr(trigger, "__self__", None)
+            if getattr(trigger, "__name__", "") == "kill_all_applications" and server:
+                triggers[index] = (_cancel_applications_of, (server,), {})
 
-        def watch(transport: Any) -> None:
-            original = transport.connectionLost
 
-            def connection_lost(reason: Any) -> None:
-                original(reason)
-                pending.discard(transport)
-                if not pending and not all_closed.done():
-                    all_closed.set_result(None)
+def _cancel_applications_of(server: Any) -> Any:
+    from twisted.internet import defer
 
-            transport.connectionLost = connection_lost
-
-        for transport in remaining:
-            watch(transport)
-        try:
-            await asyncio.wait_for(all_closed, timeout)
-        except TimeoutError:
-            pass  # the reactor's own shutdown drops whatever is left
+    instances = [
+        instance
+        for details in server.connections.values()
+        if (instance := details.get("application_instance")) is not None and not instance.done()
+    ]
+    for instance in instances:
+        instance.cancel()
+    if instances:
+        logger.info("cancelled %d application instances left at exit", len(instances))
+    return defer.Deferred.fromFuture(asyncio.gather(*instances, return_exceptions=True))

@@ -20,6 +20,7 @@ from ..core.coordinator import Coordinator, Phase
 from ..core.tracker import Ticket
 from .transport import (
     daphne_protocol,
+    drop_connection,
     is_sendable_close_code,
     refuse_handshake,
     send_close_frame,
@@ -113,7 +114,10 @@ class Connection:
                 self.state = CLOSING
                 code = message.get("code") or 1000
                 if self.protocol is not None and is_sendable_close_code(code):
-                    send_close_frame(self.protocol, code, message.get("reason") or "")
+                    reason = message.get("reason") or ""
+                    send_close_frame(
+                        self.protocol, code, reason, bounded_elsewhere=self.registry.closing
+                    )
                     return
         elif kind == "websocket.http.response.start":
             self.state = CLOSED
@@ -134,6 +138,8 @@ class Connection:
         """The share is over: say goodbye if nobody did, then stop the application."""
         self.forced = True
         await self.close(code, reason)
+        if self.protocol is not None and self.state == CLOSING:
+            drop_connection(self.protocol)
         if self.task is not None and not self.task.done():
             self.task.cancel()
 

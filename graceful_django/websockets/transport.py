@@ -46,13 +46,42 @@ def daphne_protocol(send: Any) -> Any | None:
     return None
 
 
-def send_close_frame(protocol: Any, code: int, reason: str) -> bool:
-    """Start the closing handshake; False when the socket is not open (any more)."""
+def send_close_frame(
+    protocol: Any, code: int, reason: str, *, bounded_elsewhere: bool = False
+) -> bool:
+    """Start the closing handshake; False when the socket is not open (any more).
+
+    `bounded_elsewhere`: the wait for the client's close frame is bounded by the caller
+    (the shutdown's GRACEFUL_WS_CLOSE_TIMEOUT), not by autobahn's own 1 s.
+    """
     if protocol.state != protocol.STATE_OPEN:
         return False
+    end_tcp_after_handshake(protocol)
+    if bounded_elsewhere:
+        protocol.closeHandshakeTimeout = 0
     payload = encode_reason(reason) if reason else None
     protocol.sendCloseFrame(code=code, reasonUtf8=payload, isReply=False)
     return True
+
+
+def end_tcp_after_handshake(protocol: Any) -> None:
+    """Once the client answered our close frame, end TCP with a FIN (RFC 6455 7.1.1).
+
+    autobahn's server aborts the connection there (a reset), which a browser reports as
+    `wasClean == false` although both close frames went across.
+    """
+    original = protocol.dropConnection
+
+    def drop_connection(abort: bool = False) -> None:
+        original(abort=abort and not protocol.wasClean)
+
+    protocol.dropConnection = drop_connection
+
+
+def drop_connection(protocol: Any) -> None:
+    """The client never answered our close frame: end its TCP connection now."""
+    protocol.wasClean = False
+    protocol.dropConnection(abort=True)
 
 
 def deny_daphne_handshake(protocol: Any, status: int) -> bool:

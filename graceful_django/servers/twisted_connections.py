@@ -1,0 +1,148 @@
+"""The connections of daphne's Twisted reactor at shutdown: accepted, answered, then closed.
+
+Three things Twisted does not do for us:
+
+- Closing a listening socket resets the connections the kernel completed but nobody
+  accepted yet; they are accepted first, in the same turn as the close.
+- An idle HTTP/1.1 connection closed under a client may meet the request that client is
+  sending: the connection stays open while the drain lasts (its next request gets the
+  wrapper's 503 with `Connection: close`), and when it must close, whatever request is
+  already in the socket's buffer is read and answered first.
+- `reactor.stop()` drops every connection whose response is still in Twisted's buffer
+  (daphne writes a whole `HttpResponse` at once, without back-pressure); closing waits
+  for those to be written out, up to the deadline, then names the clients that stopped
+  reading.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from ..core.tracker import Ticket, Tracker
+
+logger = logging.getLogger("graceful_django")
+
+TICKET_ATTRIBUTE = "_graceful_django_ticket"
+
+
+def accept_pending_then_close(port: Any) -> None:
+    """Stop listening without resetting the connections waiting in the kernel's backlog."""
+    original = port.connectionLost
+
+    def connection_lost(reason: Any) -> None:
+        # stopListening() closes the socket on the reactor's next turn; accepting right
+        # before that leaves no gap in which the kernel completes a connection we reset.
+        port.doRead()
+        original(reason)
+
+    port.connectionLost = connection_lost
+    port.doRead()
+    port.stopListening()
+
+
+def http_channel(transport: Any) -> Any | None:
+    """The HTTPChannel behind a transport, None once it became a websocket (or anything else)."""
+    from twisted.web.http import HTTPChannel
+
+    channel = getattr(transport.protocol, "_channel", None)
+    return channel if isinstance(channel, HTTPChannel) else None
+
+
+def admit_uploads(channel: Any, tracker: Tracker) -> None:
+    """Requests whose body is still arriving: daphne makes their application only at its end.
+
+    They were admitted before the drain began, so the drain waits for them and the
+    wrapper serves them (`admitted_ticket`) rather than refusing them.
+    """
+    for request in channel.requests:
+        if getattr(request, "application_queue", None) is not None or request.finished:
+            continue
+        if getattr(request, TICKET_ATTRIBUTE, None) is not None:
+            continue
+        method = getattr(channel, "_command", b"").decode("latin-1")
+        path = getattr(channel, "_path", b"").decode("latin-1")
+        ticket = tracker.open(f"{method} {path} (body still arriving)")
+        setattr(request, TICKET_ATTRIBUTE, ticket)
+        _close_ticket_on_loss(request, tracker, ticket)
+
+
+def _close_ticket_on_loss(request: Any, tracker: Tracker, ticket: Ticket) -> None:
+    original = request.connectionLost
+
+    def connection_lost(reason: Any) -> None:
+        tracker.close(ticket)  # the client gave up before its body was complete
+        original(reason)
+
+    request.connectionLost = connection_lost
+
+
+def admitted_ticket(request: Any) -> Ticket | None:
+    """The ticket `admit_uploads` gave this daphne request, taken once."""
+    ticket: Ticket | None = getattr(request, TICKET_ATTRIBUTE, None)
+    if ticket is not None:
+        setattr(request, TICKET_ATTRIBUTE, None)
+    return ticket
+
+
+def close_when_idle(transport: Any) -> None:
+    """Close now if nothing is asked of this connection, else right after its last response."""
+    channel = http_channel(transport)
+    if channel is None:
+        transport.loseConnection()  # websockets had their closing handshake already
+        return
+    if transport.connected and not transport.disconnecting:
+        # A request already in the socket's buffer is read now; it gets the wrapper's 503.
+        transport.doRead()
+    original = channel.requestDone
+
+    def request_done(request: Any) -> None:
+        original(request)
+        if not channel.requests and transport.connected:
+            transport.loseConnection()
+
+    channel.requestDone = request_done
+    if not channel.requests and not getattr(channel, "_buffer", b""):
+        transport.loseConnection()
+
+
+def unsent_bytes(transport: Any) -> int:
+    buffered = len(getattr(transport, "dataBuffer", b"")) - getattr(transport, "offset", 0)
+    return buffered + getattr(transport, "_tempDataLen", 0)
+
+
+def describe(transport: Any) -> str:
+    peer = transport.getPeer()
+    name = f"{getattr(peer, 'host', peer)}:{getattr(peer, 'port', '')}"
+    unsent = unsent_bytes(transport)
+    if unsent:
+        return f"{name} ({unsent / 1e6:.1f} MB of its response not read)"
+    return name
+
+
+async def wait_closed(transports: list[Any], timeout: float) -> list[Any]:
+    """Wait, woken by each connectionLost, until all are closed; those left after `timeout`."""
+    pending = {transport for transport in transports if transport.connected}
+    if not pending:
+        return []
+    all_closed = asyncio.get_running_loop().create_future()
+
+    def watch(transport: Any) -> None:
+        original = transport.connectionLost
+
+        def connection_lost(reason: Any) -> None:
+            original(reason)
+            pending.discard(transport)
+            if not pending and not all_closed.done():
+                all_closed.set_result(None)
+
+        transport.connectionLost = connection_lost
+
+    for transport in pending:
+        watch(transport)
+    try:
+        await asyncio.wait_for(asyncio.shield(all_closed), timeout)
+    except TimeoutError:
+        pass
+    return [transport for transport in transports if transport in pending]
