@@ -6,7 +6,10 @@ httpx and friends hide what matters here (an EOF or a reset where a response was
 
 from __future__ import annotations
 
+import re
 import socket
+import threading
+import time
 from dataclasses import dataclass, field
 
 
@@ -90,3 +93,32 @@ def head(method: str, path: str, length: int = 0, headers: dict[str, str] | None
         lines.append(f"Content-Length: {length}")
     lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def read_slowly(connection: RawConnection, path: str, rate: float, started: threading.Event) -> int:
+    """GET `path` and read its body at `rate` bytes/s; the body length that arrived."""
+    connection.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 256 * 1024)
+    connection.request("GET", path)
+    received = 0
+    began = time.monotonic()
+    expected: int | None = None
+    while expected is None or received < expected:
+        try:
+            chunk = connection.sock.recv(64 * 1024)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        if expected is None:
+            connection.buffer += chunk
+            if b"\r\n\r\n" not in connection.buffer:
+                continue
+            raw_head, chunk = connection.buffer.split(b"\r\n\r\n", 1)
+            expected = int(re.search(rb"(?i)content-length: *(\d+)", raw_head).group(1))
+            started.set()
+        received += len(chunk)
+        # The client's pace is the scenario itself (a slow reader), not a wait for an event.
+        ahead = received / rate - (time.monotonic() - began)
+        if ahead > 0:
+            time.sleep(ahead)
+    return received

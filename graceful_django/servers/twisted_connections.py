@@ -100,11 +100,14 @@ def close_when_idle(transport: Any) -> None:
     def request_done(request: Any) -> None:
         original(request)
         if not channel.requests and transport.connected:
-            transport.loseConnection()
+            channel.loseConnection()
 
     channel.requestDone = request_done
     if not channel.requests and not getattr(channel, "_buffer", b""):
-        transport.loseConnection()
+        # The channel's, not the transport's: the channel is the transport's registered
+        # producer, and a transport with a producer never closes (its response stays
+        # buffered until the reactor stops and drops it).
+        channel.loseConnection()
 
 
 def unsent_bytes(transport: Any) -> int:
