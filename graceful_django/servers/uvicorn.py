@@ -3,8 +3,9 @@
 uvicorn installs its SIGTERM/SIGINT handler (`Server.handle_exit`) before it sends the ASGI
 lifespan startup, so at that moment the handler tells us the server. On `should_exit`
 uvicorn closes its listeners, answers in-flight requests with `Connection: close`, closes
-idle connections and websockets (with 1012), waits for its tasks, then sends lifespan
-shutdown, which our wrapper answers once the rest of the sequence is done.
+websockets (with 1012), waits for its connections and tasks, then sends lifespan
+shutdown, which our wrapper answers once the rest of the sequence is done. Idle HTTP
+connections stay open until our last step (uvicorn_connections.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import asyncio
 import signal
 from typing import Any
 
+from ..core.deadline import Deadline
 from ..core.exiting import exit_now
+from . import uvicorn_connections
 from .base import ServerAdapter
 
 
@@ -43,13 +46,24 @@ class UvicornAdapter(ServerAdapter):
                 addresses.append(f"{name[0]}:{name[1]}" if isinstance(name, tuple) else str(name))
         return addresses
 
+    def _http_connections(self) -> set[Any]:
+        state = getattr(self.server, "server_state", None)
+        return getattr(state, "connections", set())
+
     def stop_accepting(self) -> None:
         # Closing the listeners now rather than on uvicorn's next 0.1 s tick.
         for listener in getattr(self.server, "servers", []):
             listener.close()
+        uvicorn_connections.defer_all(self._http_connections())
         # Not handle_exit(): it would re-raise the signal at exit, turning a clean
         # shutdown into a death by SIGTERM (exit status 143).
         self.server.should_exit = True
+
+    async def close_connections(self, deadline: Deadline) -> list[str]:
+        # uvicorn waits for them to close (and names none) before lifespan shutdown; a
+        # client that stops reading holds its request open, which the drain named already.
+        uvicorn_connections.shut_down_all(self._http_connections())
+        return []
 
     async def finish(self, exit_code: int) -> None:
         # uvicorn exits by itself once our lifespan shutdown answers, returning through

@@ -1,0 +1,52 @@
+"""uvicorn's HTTP connections at shutdown: kept open through the drain, closed last.
+
+uvicorn's `Server.shutdown()` calls `shutdown()` on every connection the moment it stops
+accepting: an idle keep-alive connection is closed at once, under a client that may be
+sending on it, and a response already under way gets its connection closed after it
+although it may have left without `Connection: close`. Each HTTP connection's
+`shutdown` is deferred instead: while the drain lasts such a connection stays open and
+its next request gets the wrapper's 503 with `Connection: close` (after which uvicorn
+closes it); uvicorn's own `shutdown()` runs on it in the last step. A response that has
+not started yet is left to uvicorn, which then sends `Connection: close` with it.
+
+Left to uvicorn: the connections waiting in the kernel's backlog when asyncio closes the
+listener are reset, and data already in a socket's buffer but not yet read by the loop
+when an idle connection finally closes is not answered.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+DEFERRED_ATTRIBUTE = "_graceful_django_shutdown"
+
+
+def is_http(connection: Any) -> bool:
+    return hasattr(connection, "cycle") and hasattr(connection, "shutdown")
+
+
+def defer_shutdown(connection: Any) -> None:
+    original = connection.shutdown
+
+    def shutdown() -> None:
+        cycle = connection.cycle
+        if cycle is not None and not cycle.response_complete and not cycle.response_started:
+            original()  # its response will say Connection: close
+        # Otherwise idle, or its response already left: it stays open until the last step.
+
+    setattr(connection, DEFERRED_ATTRIBUTE, original)
+    connection.shutdown = shutdown
+
+
+def defer_all(connections: set[Any]) -> None:
+    for connection in list(connections):
+        if is_http(connection) and not hasattr(connection, DEFERRED_ATTRIBUTE):
+            defer_shutdown(connection)
+
+
+def shut_down_all(connections: set[Any]) -> None:
+    """uvicorn's own shutdown() at last: idle ones close now, busy ones after their response."""
+    for connection in list(connections):
+        original = getattr(connection, DEFERRED_ATTRIBUTE, None)
+        if original is not None:
+            original()
