@@ -58,6 +58,27 @@ def test_idle_and_kept_alive_connections_get_a_503_not_an_eof(server_factory, ki
 
 
 @pytest.mark.parametrize("kind", SERVERS)
+def test_connection_in_the_kernel_backlog_at_sigterm_is_answered(server_factory, kind):
+    """Completed by the kernel just before the listener closes: answered, never reset."""
+    server = start(server_factory, kind, TEST_BLOCK_WHEN_REFUSING="1")
+    slow = RawConnection(server.port)
+    slow.request("GET", "/slow/async?seconds=2&token=slow")
+    server.wait_for_log("wrote async slow")
+    server.send(signal.SIGTERM)
+    server.wait_for_log("BLOCKING_BEFORE_STOP_ACCEPTING")
+    waiting = RawConnection(server.port)  # in the backlog: the loop accepts nothing now
+    waiting.request("GET", "/ping")
+    try:
+        answer = waiting.read_response()
+    except Dropped as error:
+        server.wait_exit(20)
+        raise AssertionError(f"{error}\n{server.output}") from error
+    assert answer.status == 503 and answer.closes, answer
+    assert slow.read_response().status == 200
+    assert server.wait_exit(20) == 0, server.output
+
+
+@pytest.mark.parametrize("kind", SERVERS)
 def test_large_response_read_slowly_arrives_whole(server_factory, kind):
     """20 MB plain HttpResponse read at 5 MB/s, SIGTERM 0.5 s in."""
     server = start(server_factory, kind, GRACEFUL_TIMEOUT="20")

@@ -52,9 +52,11 @@ class UvicornAdapter(ServerAdapter):
 
     def stop_accepting(self) -> None:
         # Closing the listeners now rather than on uvicorn's next 0.1 s tick.
-        for listener in getattr(self.server, "servers", []):
-            listener.close()
         uvicorn_connections.defer_all(self._http_connections())
+        loop = asyncio.get_running_loop()
+        for listener in getattr(self.server, "servers", []):
+            uvicorn_connections.accept_backlog(listener, loop, self.server)
+            listener.close()
         # Not handle_exit(): it would re-raise the signal at exit, turning a clean
         # shutdown into a death by SIGTERM (exit status 143).
         self.server.should_exit = True

@@ -9,14 +9,21 @@ its next request gets the wrapper's 503 with `Connection: close` (after which uv
 closes it); uvicorn's own `shutdown()` runs on it in the last step. A response that has
 not started yet is left to uvicorn, which then sends `Connection: close` with it.
 
-Left to uvicorn: the connections waiting in the kernel's backlog when asyncio closes the
-listener are reset, and data already in a socket's buffer but not yet read by the loop
-when an idle connection finally closes is not answered.
+asyncio's `Server.close()` resets the connections waiting in the kernel's backlog; they
+are accepted first (`accept_backlog`) and served like the others.
+
+Left to uvicorn: data already in a socket's buffer but not yet read by the loop when an
+idle connection finally closes is not answered.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import socket
 from typing import Any
+
+logger = logging.getLogger("graceful_django")
 
 DEFERRED_ATTRIBUTE = "_graceful_django_shutdown"
 
@@ -50,3 +57,39 @@ def shut_down_all(connections: set[Any]) -> None:
         original = getattr(connection, DEFERRED_ATTRIBUTE, None)
         if original is not None:
             original()
+
+
+def protocol_factory(server: Any) -> Any:
+    """What uvicorn's `startup()` hands to `create_server` (a local function there)."""
+    config = server.config
+
+    def create_protocol() -> Any:
+        protocol = config.http_protocol_class(
+            config=config, server_state=server.server_state, app_state=server.lifespan.state
+        )
+        defer_shutdown(protocol)
+        return protocol
+
+    return create_protocol
+
+
+def accept_backlog(
+    listener: asyncio.AbstractServer, loop: asyncio.AbstractEventLoop, server: Any
+) -> None:
+    """Accept what the kernel completed on `listener`'s sockets, just before they close."""
+    factory = protocol_factory(server)
+    for listening in getattr(listener, "sockets", ()):
+        # A duplicate of the listening socket: accept() on it takes from the same backlog.
+        with socket.socket(fileno=socket.dup(listening.fileno())) as duplicate:
+            duplicate.setblocking(False)
+            while True:
+                try:
+                    accepted, _ = duplicate.accept()
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError as error:
+                    logger.warning("accepting the backlog of %s failed: %s", listening, error)
+                    break
+                accepted.setblocking(False)
+                connect = loop.connect_accepted_socket(factory, accepted, ssl=server.config.ssl)
+                loop.create_task(connect)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from typing import Any
 
 from django.dispatch import receiver
@@ -19,12 +20,17 @@ def report_backends_left(sender: Any, report: Any, **kwargs: Any) -> None:
         return
     import psycopg
 
+    query = (
+        "SELECT pid, state, backend_start, query FROM pg_stat_activity WHERE application_name = %s"
+    )
     with psycopg.connect(os.environ["DATABASE_URL"], application_name="graceful-observer") as conn:
-        rows = conn.execute(
-            "SELECT pid, state, backend_start, query FROM pg_stat_activity"
-            " WHERE application_name = %s",
-            [application_name],
-        ).fetchall()
+        rows = conn.execute(query, [application_name]).fetchall()
+        # A backend whose client just closed its connection is still listed for a few ms,
+        # until PostgreSQL notices; one this process still holds open stays listed.
+        settled_by = time.monotonic() + 1.0
+        while rows and time.monotonic() < settled_by:
+            time.sleep(0.02)  # PostgreSQL tells nobody when a backend has exited
+            rows = conn.execute(query, [application_name]).fetchall()
     print(f"BACKENDS_AT_EXIT={len(rows)} {rows}", file=sys.stderr, flush=True)
 
 
@@ -35,3 +41,23 @@ def _raise(sender: Any, **kwargs: Any) -> None:
 if os.environ.get("TEST_RAISING_RECEIVERS"):
     for _signal in (server_started, shutdown_started, shutdown_finished):
         _signal.connect(_raise, weak=False, dispatch_uid=f"tests.raising.{id(_signal)}")
+
+
+@receiver(server_started)
+def block_when_refusing(sender: Any, **kwargs: Any) -> None:
+    """TEST_BLOCK_WHEN_REFUSING=seconds: hold the loop just before the listener closes, so
+    that a test can leave a connection in the kernel's backlog at that moment."""
+    seconds = float(os.environ.get("TEST_BLOCK_WHEN_REFUSING") or 0)
+    if not seconds:
+        return
+    from graceful_django.state import get_state
+
+    blocked: list[bool] = []
+
+    def listener(coordinator: Any) -> None:
+        if coordinator.refusing and not blocked:
+            blocked.append(True)
+            print("BLOCKING_BEFORE_STOP_ACCEPTING", flush=True)
+            time.sleep(seconds)  # blocking on purpose: nothing accepts meanwhile
+
+    get_state().coordinator.on_change(listener)
