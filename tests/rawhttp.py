@@ -114,7 +114,9 @@ def read_slowly(connection: RawConnection, path: str, rate: float, started: thre
             if b"\r\n\r\n" not in connection.buffer:
                 continue
             raw_head, chunk = connection.buffer.split(b"\r\n\r\n", 1)
-            expected = int(re.search(rb"(?i)content-length: *(\d+)", raw_head).group(1))
+            length = re.search(rb"(?i)content-length: *(\d+)", raw_head)
+            assert length is not None, raw_head
+            expected = int(length.group(1))
             started.set()
         received += len(chunk)
         # The client's pace is the scenario itself (a slow reader), not a wait for an event.

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from project.demo.models import Write
-from tests.rawhttp import Dropped, RawConnection, head, read_slowly
+from tests.rawhttp import Dropped, RawConnection, Response, head, read_slowly
 from tests.servers import ServerProcess
 
 SERVERS = ["daphne", "uvicorn"]
@@ -43,7 +43,7 @@ def test_idle_and_kept_alive_connections_get_a_503_not_an_eof(server_factory, ki
         # uvicorn calls shutdown() on every connection (closing idle ones, unless deferred
         # by graceful_django) right after this line.
         server.wait_for_log("Shutting down")
-    answers = {}
+    answers: dict[str, Response | Exception] = {}
     for name, connection in (("fresh", fresh), ("kept alive", kept_alive)):
         try:
             connection.request("GET", "/ping")
@@ -53,6 +53,7 @@ def test_idle_and_kept_alive_connections_get_a_503_not_an_eof(server_factory, ki
     assert slow.read_response().status == 200
     assert server.wait_exit(20) == 0, server.output
     for name, answer in answers.items():
+        assert isinstance(answer, Response), (name, answer)
         assert answer.status == 503, (name, answer)
         assert answer.closes and answer.headers.get("retry-after"), (name, answer.headers)
 
