@@ -142,3 +142,31 @@ def test_upload_in_progress_at_sigterm_is_served(server_factory, kind):
     assert response.status == 200, (response, server.output)
     assert server.wait_exit(20) == 0, server.output
     assert Write.objects.filter(kind="upload", token="up").count() == 1
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_websocket_client_that_never_answers_the_close_is_cut_and_named(server_factory, kind):
+    """RFC 6455 7.1.1 waits for the client's close frame; one that never comes is bounded."""
+    server = server_factory(
+        kind, env={"GRACEFUL_WS_CLOSE_TIMEOUT": "1"}, app="tests.asgi:application"
+    )
+    silent = RawConnection(server.port)
+    silent.send(
+        head(
+            "GET",
+            "/ws/test/plain/?token=silent",
+            headers={
+                "Upgrade": "websocket",
+                "Connection": "Upgrade",
+                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+                "Sec-WebSocket-Version": "13",
+            },
+        )
+    )
+    assert silent.read_response().status == 101
+    server.send(signal.SIGTERM)  # from now on the client reads and answers nothing
+    assert server.wait_exit(20) == 0, server.output
+    local_port = silent.sock.getsockname()[1]
+    # daphne: its app is still waiting for the disconnect; uvicorn: the app had it already.
+    line = server.wait_for_log(r"(force-closed|cut) 1 websockets")
+    assert f"127.0.0.1:{local_port}" in line, line

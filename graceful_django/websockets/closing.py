@@ -13,7 +13,9 @@ tracked whether or not its consumer uses `GracefulWebsocketMixin`. At shutdown
 3. closes the sockets of the other apps itself, with the same code and reason;
 4. waits, woken by the last one, until every socket's application returned (so every
    consumer's `disconnect` ran), up to GRACEFUL_WS_CLOSE_TIMEOUT; what is left is
-   closed and cancelled, and named in the log and in the report.
+   closed and cancelled, and named in the log and in the report;
+5. under uvicorn, waits as long for each client's close frame (uvicorn tells the app
+   before it came); the clients that never answered are cut and named.
 """
 
 from __future__ import annotations
@@ -28,10 +30,12 @@ from .registry import (
     CLOSE_MESSAGE_TYPE,
     LAYER_GRACE,
     OPEN,
+    Connection,
     Registry,
     broadcast_close,
     close_directly,
 )
+from .transport import ClosingHandshakes
 
 logger = logging.getLogger("graceful_django")
 
@@ -44,6 +48,22 @@ async def close_all(registry: Registry, deadline: Deadline) -> list[str]:
         return []
     share = deadline.share(float(conf.GRACEFUL_WS_CLOSE_TIMEOUT))
     ends = time.monotonic() + share
+    handshakes = ClosingHandshakes([(c.label, c.raw_send) for c in connections])
+    forced = await _close(registry, connections, ends, share)
+    unanswered = await handshakes.wait(max(0.0, ends - time.monotonic()))
+    if unanswered:
+        logger.warning(
+            "cut %d websockets whose clients did not answer the close frame in %.1fs: %s",
+            len(unanswered),
+            share,
+            "; ".join(unanswered),
+        )
+    return forced + unanswered
+
+
+async def _close(
+    registry: Registry, connections: list[Connection], ends: float, share: float
+) -> list[str]:
     code, reason = conf.GRACEFUL_WS_CLOSE_CODE, conf.GRACEFUL_WS_CLOSE_REASON
     graceful = [connection for connection in connections if connection.consumer is not None]
     others = [connection for connection in connections if connection.consumer is None]

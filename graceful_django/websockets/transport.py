@@ -119,3 +119,53 @@ async def refuse_handshake(scope: dict[str, Any], send: Any, retry_after: int) -
         return
     # Any other server: a close before the accept is a refusal (most answer 403).
     await send({"type": "websocket.close", "code": 1013})
+
+
+class ClosingHandshakes:
+    """uvicorn's websocket protocol hands the app its `websocket.disconnect` as soon as our
+    close frame is sent, before the client answered; and uvicorn's own shutdown (the next
+    step) would then end TCP at once, cutting the handshake. So the end of each TCP
+    connection is watched, to wait for it (RFC 6455 7.1.1) within the step's share.
+    daphne needs none of this: there the app returns only once TCP ended."""
+
+    def __init__(self, sends: list[tuple[str, Any]]) -> None:
+        """`sends`: (label, the ASGI send the server gave the app) of each websocket."""
+        self.pending: dict[Any, str] = {}
+        self._all_closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        for label, send in sends:
+            protocol = uvicorn_protocol(send)
+            if protocol is not None and not protocol.transport.is_closing():
+                self._watch(protocol, label)
+
+    def _watch(self, protocol: Any, label: str) -> None:
+        self.pending[protocol] = label
+        original = protocol.connection_lost
+
+        def connection_lost(exc: Exception | None) -> None:
+            original(exc)
+            self.pending.pop(protocol, None)
+            if not self.pending and not self._all_closed.done():
+                self._all_closed.set_result(None)
+
+        protocol.connection_lost = connection_lost
+
+    async def wait(self, timeout: float) -> list[str]:
+        """Wait until every watched connection ended; end and name those left after `timeout`."""
+        if not self.pending:
+            return []
+        try:
+            await asyncio.wait_for(asyncio.shield(self._all_closed), timeout)
+            return []
+        except TimeoutError:
+            left = dict(self.pending)
+        for protocol in left:
+            protocol.transport.abort()
+        return list(left.values())
+
+
+def uvicorn_protocol(send: Any) -> Any | None:
+    """uvicorn's websocket protocol behind an ASGI `send` (a bound method of it), or None."""
+    protocol = getattr(send, "__self__", None)
+    if protocol is not None and hasattr(protocol, "close_sent") and hasattr(protocol, "transport"):
+        return protocol
+    return None
