@@ -51,9 +51,9 @@ class UvicornAdapter(ServerAdapter):
         return getattr(state, "connections", set())
 
     def stop_accepting(self) -> None:
-        # Closing the listeners now rather than on uvicorn's next 0.1 s tick.
         uvicorn_connections.defer_all(self._http_connections())
         loop = asyncio.get_running_loop()
+        # Closing the listeners now rather than on uvicorn's next 0.1 s tick.
         for listener in getattr(self.server, "servers", []):
             uvicorn_connections.accept_backlog(listener, loop, self.server)
             listener.close()
