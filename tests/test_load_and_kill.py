@@ -57,15 +57,21 @@ def test_nothing_lost_under_load_and_sigterm(server_factory, kind):
         outcomes = Counter(s.outcome for s in result.sent)
         print(
             f"\n{kind} round {number}: {len(result.sent)} sent {dict(outcomes)},"
-            f" dropped {len(result.dropped)}, lost writes {len(lost)},"
+            f" dropped {len(result.dropped)}, errors {len(result.errors)}, lost writes {len(lost)},"
             f" stored after error {len(refused_but_stored)},"
             f" websockets {len(result.ws_closes)} unclean {len(unclean)}, exit {code}"
         )
-        totals.update(sent=len(result.sent), dropped=len(result.dropped), unclean=len(unclean))
+        totals.update(
+            sent=len(result.sent),
+            dropped=len(result.dropped),
+            errors=len(result.errors),
+            unclean=len(unclean),
+        )
         failures += [
             f"round {number}: {problem}"
             for problem in (
                 *(f"dropped {sent}" for sent in result.dropped),
+                *(f"server error (see the log) {sent}" for sent in result.errors),
                 *(f"acknowledged write not stored {sent}" for sent in lost),
                 *(
                     f"write stored but the client saw {sent.outcome}: {sent}"
