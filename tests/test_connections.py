@@ -59,6 +59,27 @@ def test_idle_and_kept_alive_connections_get_a_503_not_an_eof(server_factory, ki
 
 
 @pytest.mark.parametrize("kind", SERVERS)
+def test_request_unread_when_the_connections_close_is_answered(server_factory, kind):
+    """Sent on an idle connection while the loop could not read it, just before the last step."""
+    server = start(
+        server_factory, kind, TEST_GRACEFUL_HOOKS='["tests.testapp.hooks.blocks_the_loop"]'
+    )
+    idle = RawConnection(server.port)
+    idle.request("GET", "/ping")
+    assert idle.read_response().status == 200
+    server.send(signal.SIGTERM)
+    server.wait_for_log("HOOK_BLOCKS_LOOP")
+    idle.request("GET", "/ping")
+    try:
+        answer = idle.read_response()
+    except Dropped as error:
+        server.wait_exit(20)
+        raise AssertionError(f"{error}\n{server.output}") from error
+    assert answer.status == 503 and answer.closes, answer
+    assert server.wait_exit(20) == 0, server.output
+
+
+@pytest.mark.parametrize("kind", SERVERS)
 def test_connection_in_the_kernel_backlog_at_sigterm_is_answered(server_factory, kind):
     """Completed by the kernel just before the listener closes: answered, never reset."""
     server = start(server_factory, kind, TEST_BLOCK_WHEN_REFUSING="1")

@@ -88,3 +88,10 @@ async def async_save_state() -> None:
 
 
 not_callable = 42
+
+
+async def blocks_the_loop() -> None:
+    """Holds the event loop for a second, so that a request sent meanwhile waits unread in
+    its socket's buffer until the connections close (tests/test_connections.py)."""
+    print("HOOK_BLOCKS_LOOP", flush=True)
+    time.sleep(1)  # blocking on purpose: the loop reads nothing meanwhile
