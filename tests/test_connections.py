@@ -27,6 +27,15 @@ def start(server_factory, kind: str, **env: str) -> ServerProcess:
     return server_factory(kind, env=env)
 
 
+def response_or_log(connection: RawConnection, server: ServerProcess) -> Response:
+    """The response due on `connection`; a drop fails with the server's whole log."""
+    try:
+        return connection.read_response()
+    except Dropped as error:
+        server.wait_exit(20)
+        raise AssertionError(f"{error}\n{server.output}") from error
+
+
 @pytest.mark.parametrize("kind", SERVERS)
 def test_idle_and_kept_alive_connections_get_a_503_not_an_eof(server_factory, kind):
     server = start(server_factory, kind)
@@ -70,11 +79,7 @@ def test_request_unread_when_the_connections_close_is_answered(server_factory, k
     server.send(signal.SIGTERM)
     server.wait_for_log("HOOK_BLOCKS_LOOP")
     idle.request("GET", "/ping")
-    try:
-        answer = idle.read_response()
-    except Dropped as error:
-        server.wait_exit(20)
-        raise AssertionError(f"{error}\n{server.output}") from error
+    answer = response_or_log(idle, server)
     assert answer.status == 503 and answer.closes, answer
     assert server.wait_exit(20) == 0, server.output
 
@@ -90,11 +95,7 @@ def test_connection_in_the_kernel_backlog_at_sigterm_is_answered(server_factory,
     server.wait_for_log("BLOCKING_BEFORE_STOP_ACCEPTING")
     waiting = RawConnection(server.port)  # in the backlog: the loop accepts nothing now
     waiting.request("GET", "/ping")
-    try:
-        answer = waiting.read_response()
-    except Dropped as error:
-        server.wait_exit(20)
-        raise AssertionError(f"{error}\n{server.output}") from error
+    answer = response_or_log(waiting, server)
     assert answer.status == 503 and answer.closes, answer
     assert slow.read_response().status == 200
     assert server.wait_exit(20) == 0, server.output
