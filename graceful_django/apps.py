@@ -13,7 +13,7 @@ class GracefulDjangoConfig(AppConfig):
         from django.core.signals import request_finished
         from django.db.backends.signals import connection_created
 
-        from . import checks
+        from . import checks, startup_checks
         from .signals import server_started, shutdown_finished
         from .state import get_state
 
@@ -22,7 +22,10 @@ class GracefulDjangoConfig(AppConfig):
         connection_created.connect(state.on_connection_created, dispatch_uid="graceful_django.db")
         # The close-caches hook closes every cache a request used, whatever its thread.
         request_finished.connect(state.on_request_finished, dispatch_uid="graceful.caches")
-        state.metrics  # noqa: B018 - created here so that /metrics shows the series at once
-        # Operating a drain: the control socket and the fleet listener start with the server.
+        # What only a server needs starts as it arms, never here: the settings checks
+        # (connected first, so that the rest reads the defaults of bad settings), then the
+        # metrics (in multiprocess mode every command would leave a series behind), the
+        # control socket and the fleet listener.
+        server_started.connect(startup_checks.on_server_started, dispatch_uid="graceful.checks")
         server_started.connect(state.on_server_started, dispatch_uid="graceful_django.operations")
         shutdown_finished.connect(state.on_shutdown_finished, dispatch_uid="graceful_django.ops")

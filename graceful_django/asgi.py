@@ -27,7 +27,7 @@ from asgiref.typing import (
 from .conf import conf
 from .lifecycle import Lifecycle, StepsFactory
 from .middleware import SCOPE_TICKET_KEY, request_label
-from .operations.health import is_health_path
+from .operations.health import served_during_drain
 from .refusal import send_http_refusal
 from .servers.base import GenericAdapter, ServerAdapter
 from .servers.daphne import DaphneAdapter, running_under_daphne
@@ -72,20 +72,20 @@ class GracefulShutdown:
         if not state.lifecycle.attached:
             attach_without_lifespan(state)
         coordinator = state.coordinator
+        adapter = state.lifecycle.adapter
+        # Admitted by the server before the drain (its body was still arriving): served.
+        admitted = adapter.admitted_ticket(send) if coordinator.refusing and adapter else None
+        if admitted is None and not coordinator.ready and served_during_drain(scope["path"]):
+            # Probes and scrapes must see the drain and must not hold it up: served, untracked.
+            await self.app(scope, receive, send)
+            return
         requests = coordinator.requests
-        if coordinator.refusing:
-            adapter = state.lifecycle.adapter
-            admitted = adapter.admitted_ticket(send) if adapter is not None else None
-            if admitted is None:
-                if is_health_path(scope["path"]):
-                    # Probes must see the drain and must not hold it up: served, untracked.
-                    await self.app(scope, receive, send)
-                    return
-                state.metrics.refused.inc()
-                await send_http_refusal(send, conf.GRACEFUL_RETRY_AFTER)
-                return
-            # Admitted by the server before the drain (its body was still arriving).
+        if admitted is not None:
             ticket = admitted
+        elif coordinator.refusing:
+            state.metrics.refused.inc()
+            await send_http_refusal(send, conf.GRACEFUL_RETRY_AFTER)
+            return
         else:
             ticket = requests.open(request_label(scope["method"], scope["path"]))
         # The middleware sees it there and leaves the tracking to us.

@@ -18,7 +18,7 @@ from django.http.response import HttpResponseBase
 from . import refusal
 from .conf import conf
 from .core.tracker import Ticket, Tracker
-from .operations.health import is_health_path
+from .operations.health import served_during_drain
 from .state import get_state
 
 # Set by the ASGI wrapper on the scope of each HTTP call it tracks.
@@ -48,9 +48,9 @@ class GracefulShutdownMiddleware:
         if self.async_mode:
             return self.__acall__(request)
         coordinator = get_state().coordinator
+        if not coordinator.ready and served_during_drain(request.path):
+            return self.get_response(request)  # untracked, as in the ASGI wrapper
         if coordinator.refusing and not _admitted(request):
-            if is_health_path(request.path):
-                return self.get_response(request)
             return _mark(request, refusal_response(), closing=True)
         ticket = _open_ticket(request, coordinator.requests)
         try:
@@ -62,9 +62,9 @@ class GracefulShutdownMiddleware:
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         coordinator = get_state().coordinator
+        if not coordinator.ready and served_during_drain(request.path):
+            return await self.get_response(request)  # type: ignore[no-any-return]
         if coordinator.refusing and not _admitted(request):
-            if is_health_path(request.path):
-                return await self.get_response(request)  # type: ignore[no-any-return]
             return _mark(request, refusal_response(), closing=True)
         ticket = _open_ticket(request, coordinator.requests)
         try:

@@ -11,6 +11,9 @@ pointing at an old coordinator. What mirrors the process itself (the database
 connections and caches it opened, the Prometheus metrics, which can be registered only
 once) lives as long as the process and is only re-attached.
 
+What only a server needs starts when it arms (`on_server_started`): the metrics are
+created and the operations services start.
+
 Nothing below this module imports it: the engine and the steps take what they need as
 arguments; the public entry points (the ASGI wrapper, the middleware, `tasks`, the
 consumers, the health views, the built-in hooks, `testing`) reach it here.
@@ -26,13 +29,14 @@ from asgiref.sync import SyncToAsync
 from django.db import connections
 
 from .caches import SeenCaches
+from .conf import conf
 from .core.background import BackgroundWork
 from .core.coordinator import Coordinator
 from .core.pre_drain import PreDrain
 from .core.sequence import Report
 from .db import OpenedConnections
 from .lifecycle import Lifecycle
-from .metrics import Metrics
+from .metrics import Metrics, push
 from .operations.services import Operations
 from .servers.base import ServerAdapter
 from .websockets.registry import Registry
@@ -62,6 +66,7 @@ class ProcessState:
         self.databases = OpenedConnections()
         self.caches = SeenCaches()
         self._metrics: Metrics | None = None
+        self._unrecorded = Metrics(recording=False)
         self.reset()
 
     def reset(self) -> None:
@@ -81,7 +86,11 @@ class ProcessState:
 
     @property
     def metrics(self) -> Metrics:
-        """Created on first use, then following each coordinator the state gets."""
+        """The process's metrics once started (they record nothing before)."""
+        return self._metrics if self._metrics is not None else self._unrecorded
+
+    def start_metrics(self) -> Metrics:
+        """Create the metrics (once), following each coordinator the state gets from now on."""
         if self._metrics is None:
             self._metrics = Metrics()
             self._metrics.watch(self.coordinator)
@@ -98,12 +107,20 @@ class ProcessState:
     def on_server_started(
         self, sender: Any, loop: asyncio.AbstractEventLoop, adapter: ServerAdapter, **kwargs: Any
     ) -> None:
+        self.start_metrics()
         self.operations.start(self.coordinator, self.pre_drain, adapter, loop)
 
     def on_shutdown_finished(self, sender: Any, report: Report, **kwargs: Any) -> None:
         self.operations.stop()
-        if self._metrics is not None:
-            self._metrics.record(report)
+        if self._metrics is None:
+            return
+        self._metrics.record(report)
+        gateway = conf.GRACEFUL_PUSHGATEWAY
+        if gateway:
+            # On the loop's thread, but the sequence is over; bounded, never past the deadline.
+            left = report.timeout - report.seconds
+            timeout = max(0.1, min(float(conf.GRACEFUL_PUSHGATEWAY_TIMEOUT), left))
+            push(self._metrics, gateway, timeout)
 
 
 _state = ProcessState()

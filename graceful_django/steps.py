@@ -1,13 +1,16 @@
 """The shutdown steps in their order, built from the settings.
 
-stop accepting -> close websockets -> drain requests -> cancel background tasks ->
-run hooks by priority -> close database connections -> close connections. Hooks run
-before the database closes so that they can still use it; the connections close last.
+run before-drain hooks -> pre-drain delay -> stop accepting -> close websockets ->
+drain requests -> cancel background tasks -> run hooks by priority -> close database
+connections -> close connections. The before-drain hooks (deregistration, telling peers)
+run while the server still serves; the others run before the database closes so that
+they can still use it; the connections close last.
 """
 
 from __future__ import annotations
 
 import functools
+import time
 
 from asgiref.sync import sync_to_async
 
@@ -15,6 +18,7 @@ from . import db, hooks
 from .conf import conf
 from .core.deadline import Deadline
 from .core.sequence import Step
+from .hooks import AFTER_DRAIN, BEFORE_DRAIN
 from .servers.base import ServerAdapter
 from .state import ProcessState
 from .websockets.closing import close_all as close_all_websockets
@@ -27,10 +31,16 @@ DATABASE_CLOSE_RESERVE = 0.25
 def build_steps(state: ProcessState, adapter: ServerAdapter) -> list[Step]:
     coordinator = state.coordinator
 
+    async def run_before_drain_hooks(deadline: Deadline) -> list[str]:
+        return await hooks.run_all(deadline, state.lifecycle.progress, phase=BEFORE_DRAIN)
+
     async def pre_drain_delay(deadline: Deadline) -> list[str]:
         # Readiness already fails; load balancers need this long to stop sending traffic.
-        # A `manage.py drain` (preStop) may have started it: then only what is left of it.
-        state.pre_drain.start(deadline.share(float(conf.GRACEFUL_PRE_DRAIN_DELAY)))
+        # Counted from the signal: the time the before-drain hooks took was part of it. A
+        # `manage.py drain` (preStop) may have started it: then only what is left of it.
+        waited = time.monotonic() - deadline.started
+        delay = max(0.0, float(conf.GRACEFUL_PRE_DRAIN_DELAY) - waited)
+        state.pre_drain.start(deadline.share(delay))
         await state.pre_drain.wait(deadline.remaining())
         return []
 
@@ -51,7 +61,9 @@ def build_steps(state: ProcessState, adapter: ServerAdapter) -> list[Step]:
         return await state.background.cancel_all(deadline, float(conf.GRACEFUL_TASK_TIMEOUT))
 
     async def run_hooks(deadline: Deadline) -> list[str]:
-        return await hooks.run_all(deadline, state.lifecycle.progress, DATABASE_CLOSE_RESERVE)
+        return await hooks.run_all(
+            deadline, state.lifecycle.progress, DATABASE_CLOSE_RESERVE, phase=AFTER_DRAIN
+        )
 
     async def close_databases(deadline: Deadline) -> list[str]:
         # thread_sensitive=False: the main sync thread may be the one still stuck.
@@ -68,6 +80,7 @@ def build_steps(state: ProcessState, adapter: ServerAdapter) -> list[Step]:
     if adapter.close_websockets_before_stop_accepting:
         accept_and_close.reverse()
     return [
+        Step("run before-drain hooks", run_before_drain_hooks),
         Step("pre-drain delay", pre_drain_delay),
         *accept_and_close,
         Step("drain requests", drain_requests),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -29,6 +30,9 @@ def free_port() -> int:
 
 
 class ServerProcess:
+    # The output line that says the process is ready.
+    ready_pattern = ARMED
+
     def __init__(
         self,
         kind: str = "daphne",
@@ -82,7 +86,7 @@ class ServerProcess:
 
     def start(self, timeout: float = 20.0) -> ServerProcess:
         self.launch()
-        self.wait_for_log(ARMED, timeout)
+        self.wait_for_log(self.ready_pattern, timeout)
         if self.kind == "uvicorn":
             # uvicorn sends lifespan startup (where we arm) before it binds its socket.
             self.wait_for_log("Uvicorn running on", timeout)
@@ -168,6 +172,23 @@ class ServerProcess:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(10)
+
+
+PUSHGATEWAY = shutil.which("prometheus-pushgateway")
+
+
+class Pushgateway(ServerProcess):
+    """A real Prometheus Pushgateway (Debian's prometheus-pushgateway) on a free port."""
+
+    ready_pattern = 'msg="Listening on"'
+
+    def __init__(self) -> None:
+        super().__init__(kind="pushgateway")
+
+    def command(self) -> list[str]:
+        assert PUSHGATEWAY is not None
+        # In memory only: nothing of a test run is kept.
+        return [PUSHGATEWAY, f"--web.listen-address=127.0.0.1:{self.port}"]
 
 
 @contextmanager

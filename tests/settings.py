@@ -46,3 +46,7 @@ if os.environ.get("TEST_NO_LOGGING"):
     LOGGING = {}  # a project without a LOGGING setting
 if os.environ.get("TEST_SECRET_KEY_FALLBACKS"):
     SECRET_KEY_FALLBACKS = os.environ["TEST_SECRET_KEY_FALLBACKS"].split(",")
+
+# Knobs of the settings and metrics tests (tests/test_startup_checks.py, test_metrics.py).
+if os.environ.get("TEST_PUSHGATEWAY"):
+    GRACEFUL_PUSHGATEWAY = os.environ["TEST_PUSHGATEWAY"]

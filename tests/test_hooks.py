@@ -39,12 +39,12 @@ def hook_tokens() -> list[str]:
     return list(Write.objects.filter(kind="hook").order_by("id").values_list("token", flat=True))
 
 
-def run_all(seconds: float = 10.0) -> list[str]:
+def run_all(seconds: float = 10.0, phase: str = hooks.AFTER_DRAIN) -> list[str]:
     # Not asyncio.run: its cleanup would wait forever for a hook that swallows cancellation,
     # which the runner abandoned on purpose.
     loop = asyncio.new_event_loop()
     try:
-        return loop.run_until_complete(hooks.run_all(Deadline(seconds)))
+        return loop.run_until_complete(hooks.run_all(Deadline(seconds), phase=phase))
     finally:
         loop.close()
 
@@ -184,7 +184,8 @@ def test_deregister_posts_to_every_url_and_names_the_failures(registry):
 
     dead = f"http://127.0.0.1:{free_port()}/gone"  # nothing listens there
     with override_settings(GRACEFUL_DEREGISTER_URLS=[f"{registry}/a", dead, f"{registry}/b"]):
-        forced = run_all()
+        assert run_all() == []  # not after the drain: before it
+        forced = run_all(phase=hooks.BEFORE_DRAIN)
     assert [request["path"] for request in _Recorder.received] == ["/a", "/b"]
     assert _Recorder.received[0]["body"]["pid"] == os.getpid()
     assert _Recorder.received[0]["body"]["event"] == "shutdown"
@@ -317,3 +318,62 @@ def test_sigterm_deregisters_and_saves_state_from_a_server(server_factory, regis
         "graceful_django.builtin_hooks.save_state",
         "graceful_django.builtin_hooks.close_caches",
     ]
+
+
+# Hooks by phase (issue 12) ---------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_hook_runs_in_the_phase_its_entry_or_decorator_names():
+    @hooks.shutdown_hook(phase=hooks.BEFORE_DRAIN, name="decorated-before")
+    def decorated() -> None:
+        Write.objects.create(kind="hook", token="decorated-before")
+
+    entries = [
+        {"hook": f"{H}.p100", "name": "p100", "phase": "before_drain"},
+        {"hook": f"{H}.minus100", "name": "minus100", "phase": "after_drain"},
+        f"{H}.ZeroFirst",  # no phase: after the drain, as before phases existed
+    ]
+    try:
+        with override_settings(GRACEFUL_HOOKS=entries):
+            assert run_all(phase=hooks.BEFORE_DRAIN) == []
+            assert hook_tokens() == ["p100", "decorated-before"]
+            assert run_all(phase=hooks.AFTER_DRAIN) == []
+    finally:
+        hooks.unregister("decorated-before")
+    assert hook_tokens() == ["p100", "decorated-before", "minus100", "zero-first"]
+
+
+def test_a_bad_phase_in_the_decorator_is_refused():
+    from django.core.exceptions import ImproperlyConfigured
+
+    with pytest.raises(ImproperlyConfigured, match="phase must be one of"):
+        hooks.shutdown_hook(phase="whenever")(lambda: None)
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_before_drain_hook_runs_while_the_listener_is_open(server_factory, kind):
+    from tests.servers import free_port
+
+    port = free_port()
+    entries = [
+        {"hook": f"{H}.ask_own_server", "phase": "before_drain", "name": "ask"},
+        {"hook": f"{H}.p100", "name": "p100"},  # after the drain, on the ORM
+    ]
+    server = server_factory(
+        kind,
+        port=port,
+        env={
+            "TEST_GRACEFUL_HOOKS": json.dumps(entries),
+            "TEST_SELF_URL": f"http://127.0.0.1:{port}",
+        },
+    )
+    server.send(signal.SIGTERM)
+    assert server.wait_exit(20) == 0, server.output
+    assert hook_tokens() == ["own-server:200", "p100"], server.output
+    steps = [
+        line.split("shutdown step: ")[1]
+        for line in server.output.splitlines()
+        if "shutdown step: " in line
+    ]
+    assert steps.index("run before-drain hooks") < steps.index("stop accepting")

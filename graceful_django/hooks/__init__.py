@@ -5,6 +5,9 @@
     @shutdown_hook(priority=50, timeout=3)
     def flush_buffers() -> None: ...
 
+    @shutdown_hook(phase="before_drain")   # as the shutdown starts, before the drain
+    def tell_peers() -> None: ...
+
 `loading` reads an entry, `runner` runs hooks on the deadline (neither knows Django),
 `builtin` holds the hooks graceful_django brings, `checks` their system checks, and
 `api` the Django layer that puts them together.
@@ -20,9 +23,12 @@ from .api import (
     shutdown_hook,
     unregister,
 )
-from .loading import Hook, HookError
+from .loading import AFTER_DRAIN, BEFORE_DRAIN, PHASES, Hook, HookError
 
 __all__ = [
+    "AFTER_DRAIN",
+    "BEFORE_DRAIN",
+    "PHASES",
     "Hook",
     "HookError",
     "closing_connections",

@@ -1,13 +1,17 @@
 """Shutdown hooks: from GRACEFUL_HOOKS, from `@shutdown_hook`, and the built-in ones.
 
-The Django layer over `hook_loading` (what an entry means) and `hook_runner` (running them
-on the deadline). The core's "run hooks" step calls `run_all` after the background tasks
-stopped and before the database connections close, so hooks can still use the ORM.
+The Django layer over `loading` (what an entry means) and `runner` (running them on the
+deadline). The steps call `run_all` twice: for the `before_drain` hooks first of all, while
+the server still serves, and for the `after_drain` ones after the background tasks stopped
+and before the database connections close, so hooks can still use the ORM.
 
     from graceful_django.hooks import shutdown_hook
 
     @shutdown_hook(priority=50, timeout=3)
     def flush_buffers() -> None: ...
+
+    @shutdown_hook(phase="before_drain")
+    def tell_peers() -> None: ...
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from ..conf import conf
 from ..core.deadline import Deadline
 from ..core.sequence import Progress
 from . import builtin as builtin_hooks
-from .loading import Hook, HookError, hook_from_object, load_hooks
+from .loading import AFTER_DRAIN, Hook, HookError, hook_from_object, load_hooks
 from .runner import run_hooks
 
 logger = logging.getLogger("graceful_django")
@@ -40,7 +44,11 @@ _registered: list[Hook] = []
 def shutdown_hook(func: F, /) -> F: ...
 @overload
 def shutdown_hook(
-    *, priority: int = 0, timeout: float | None = None, name: str | None = None
+    *,
+    priority: int = 0,
+    timeout: float | None = None,
+    name: str | None = None,
+    phase: str = AFTER_DRAIN,
 ) -> Callable[[F], F]: ...
 def shutdown_hook(
     func: Any = None,
@@ -49,6 +57,7 @@ def shutdown_hook(
     priority: int = 0,
     timeout: float | None = None,
     name: str | None = None,
+    phase: str = AFTER_DRAIN,
 ) -> Any:
     """Register a function (sync or async) as a shutdown hook; `@shutdown_hook` or with arguments.
 
@@ -63,6 +72,7 @@ def shutdown_hook(
                 hook_name,
                 priority=priority,
                 timeout=timeout,
+                phase=phase,
                 order=REGISTERED_ORDER + len(_registered),
             )
         except HookError as error:
@@ -111,11 +121,15 @@ def closing_connections(func: Callable[[], Any]) -> Callable[[], Any]:
 
 
 async def run_all(
-    deadline: Deadline, progress: Progress | None = None, reserve: float = 0.0
+    deadline: Deadline,
+    progress: Progress | None = None,
+    reserve: float = 0.0,
+    *,
+    phase: str = AFTER_DRAIN,
 ) -> list[str]:
-    """The core's "run hooks" step: every hook by priority; the names of those that failed."""
+    """A "hooks" step: the phase's hooks by priority; the names of those that failed."""
     return await run_hooks(
-        configured_hooks(),
+        [hook for hook in configured_hooks() if hook.phase == phase],
         deadline,
         float(conf.GRACEFUL_HOOK_TIMEOUT),
         sync_wrapper=closing_connections,

@@ -3,7 +3,8 @@
 Each is named by its dotted path; listing that path in GRACEFUL_HOOKS (e.g. as a dict with
 another priority or timeout) replaces the automatic one.
 
-    graceful_django.builtin_hooks.deregister      priority 1000  when GRACEFUL_DEREGISTER_URLS
+    graceful_django.builtin_hooks.deregister      priority 1000  when GRACEFUL_DEREGISTER_URLS,
+                                                  before the drain
     graceful_django.builtin_hooks.save_state      priority 500   when GRACEFUL_SAVE_STATE
     graceful_django.builtin_hooks.close_caches    priority -1000 always
     graceful_django.builtin_hooks.mark_prometheus_process_dead
@@ -22,12 +23,13 @@ from typing import Any
 from ..conf import conf
 from ..metrics import PROMETHEUS
 from ..state import get_state
-from .loading import Hook, hook_from_object, import_path
+from .loading import AFTER_DRAIN, BEFORE_DRAIN, Hook, hook_from_object, import_path
 
 logger = logging.getLogger("graceful_django")
 
 BUILTIN_ORDER = 20_000  # after the hooks of GRACEFUL_HOOKS and of @shutdown_hook on ties
-DEREGISTER_PRIORITY = 1000  # first: stop being sent traffic before anything else
+# Before the drain, and first: stop being sent traffic while the server still serves it.
+DEREGISTER_PRIORITY = 1000
 SAVE_STATE_PRIORITY = 500
 CLOSE_CACHES_PRIORITY = -1000  # last: other hooks may still use the cache and metrics
 PROMETHEUS_PRIORITY = -1000
@@ -85,19 +87,26 @@ def mark_prometheus_process_dead() -> None:
 PUBLIC_MODULE = "graceful_django.builtin_hooks"
 
 
-def _builtin(func: Any, priority: int, index: int) -> Hook:
+def _builtin(func: Any, priority: int, phase: str, index: int) -> Hook:
     name = f"{PUBLIC_MODULE}.{func.__qualname__}"
-    return hook_from_object(func, name, priority=priority, order=BUILTIN_ORDER + index)
+    return hook_from_object(func, name, priority=priority, phase=phase, order=BUILTIN_ORDER + index)
 
 
 def enabled_hooks() -> list[Hook]:
     """The built-in hooks that have something to do with the current settings."""
     wanted = [
-        (deregister, DEREGISTER_PRIORITY, bool(conf.GRACEFUL_DEREGISTER_URLS)),
-        (save_state, SAVE_STATE_PRIORITY, bool(conf.GRACEFUL_SAVE_STATE)),
-        (close_caches, CLOSE_CACHES_PRIORITY, True),
-        (mark_prometheus_process_dead, PROMETHEUS_PRIORITY, prometheus_in_multiprocess_mode()),
+        (deregister, DEREGISTER_PRIORITY, BEFORE_DRAIN, bool(conf.GRACEFUL_DEREGISTER_URLS)),
+        (save_state, SAVE_STATE_PRIORITY, AFTER_DRAIN, bool(conf.GRACEFUL_SAVE_STATE)),
+        (close_caches, CLOSE_CACHES_PRIORITY, AFTER_DRAIN, True),
+        (
+            mark_prometheus_process_dead,
+            PROMETHEUS_PRIORITY,
+            AFTER_DRAIN,
+            prometheus_in_multiprocess_mode(),
+        ),
     ]
     return [
-        _builtin(func, priority, index) for index, (func, priority, on) in enumerate(wanted) if on
+        _builtin(func, priority, phase, index)
+        for index, (func, priority, phase, on) in enumerate(wanted)
+        if on
     ]

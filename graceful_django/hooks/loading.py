@@ -5,10 +5,11 @@ Knows nothing of Django, so the checks and the runner share one reading of an en
     "app.hooks.flush"                                 a function (sync or async), a class
                                                       or an instance with `on_shutdown`
     {"hook": "app.hooks.flush", "priority": 50,       the same, with its priority, its own
-     "timeout": 3, "name": "flush"}                   timeout and the name the logs use
+     "timeout": 3, "name": "flush",                   timeout, the name the logs use and
+     "phase": "after_drain"}                          when it runs (PHASES)
 
-A class is instantiated without arguments; its (or the instance's) `name`, `priority` and
-`timeout` attributes are used unless the dict entry gives them.
+A class is instantiated without arguments; its (or the instance's) `name`, `priority`,
+`timeout` and `phase` attributes are used unless the dict entry gives them.
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ from typing import Any
 
 from ..core.validation import is_number, is_whole_number
 
-ENTRY_KEYS = frozenset({"hook", "priority", "timeout", "name"})
+ENTRY_KEYS = frozenset({"hook", "priority", "timeout", "name", "phase"})
+
+# When a hook runs: as the shutdown starts, while the server still serves (deregistration,
+# telling peers), or once the requests drained and the background work stopped (flushing,
+# saving state; today's place, so the default).
+BEFORE_DRAIN = "before_drain"
+AFTER_DRAIN = "after_drain"
+PHASES = (BEFORE_DRAIN, AFTER_DRAIN)
 
 # Stable ids of what can be wrong with an entry (the checks report them as they are).
 NOT_A_LIST = "graceful_django.E020"
@@ -34,6 +42,7 @@ DUPLICATE_NAME = "graceful_django.E026"
 UNKNOWN_KEY = "graceful_django.E027"
 MISSING_HOOK = "graceful_django.E028"
 BAD_NAME = "graceful_django.E029"
+BAD_PHASE = "graceful_django.E036"
 
 
 @dataclass
@@ -45,6 +54,7 @@ class Hook:
     priority: int = 0
     timeout: float | None = None
     order: int = 0
+    phase: str = AFTER_DRAIN
 
     @property
     def is_async(self) -> bool:
@@ -117,8 +127,25 @@ def validate_name(name: Any, where: str) -> str:
     return name
 
 
+def validate_phase(phase: Any, where: str) -> str:
+    if phase not in PHASES:
+        raise HookError(
+            BAD_PHASE,
+            f"{where}: phase must be one of {', '.join(map(repr, PHASES))}, not {phase!r}.",
+            f"{BEFORE_DRAIN!r}: as the shutdown starts, before the listener closes; "
+            f"{AFTER_DRAIN!r} (the default): after the drain, with the database still open.",
+        )
+    return str(phase)
+
+
 def hook_from_object(
-    target: Any, name: str, *, priority: Any = None, timeout: Any = None, order: int = 0
+    target: Any,
+    name: str,
+    *,
+    priority: Any = None,
+    timeout: Any = None,
+    phase: Any = None,
+    order: int = 0,
 ) -> Hook:
     """A `Hook` from a function, a class or an instance; explicit arguments beat attributes."""
     if inspect.isclass(target):
@@ -136,6 +163,7 @@ def hook_from_object(
         name = getattr(target, "name", None) or name
         priority = getattr(target, "priority", 0) if priority is None else priority
         timeout = getattr(target, "timeout", None) if timeout is None else timeout
+        phase = getattr(target, "phase", None) if phase is None else phase
     else:
         func = target
     if not callable(func):
@@ -151,6 +179,7 @@ def hook_from_object(
         priority=validate_priority(0 if priority is None else priority, where),
         timeout=validate_timeout(timeout, where),
         order=order,
+        phase=validate_phase(AFTER_DRAIN if phase is None else phase, where),
     )
 
 
@@ -172,7 +201,7 @@ def load_entry(entry: Any, order: int = 0) -> Hook:
                 'Give the dotted path of the hook: {"hook": "myapp.hooks.flush"}.',
             )
         path = entry["hook"]
-        options = {key: entry[key] for key in ("priority", "timeout") if key in entry}
+        options = {key: entry[key] for key in ("priority", "timeout", "phase") if key in entry}
         if "name" in entry:
             validate_name(entry["name"], where)
     elif isinstance(entry, str):

@@ -7,6 +7,8 @@ E042  GRACEFUL_HEALTH_PATHS is not a list of absolute paths
 W041  graceful_django.urls is mounted where GRACEFUL_HEALTH_PATHS does not look
 E043  GRACEFUL_RUNTIME_DIR is not an absolute path
 E044  GRACEFUL_FLEET_GROUP is not a valid channel-layer group name
+E045  GRACEFUL_METRICS_PATH is not an absolute path or None
+W042  django-prometheus' /metrics view is mounted where GRACEFUL_METRICS_PATH does not look
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ GROUP_NAME = re.compile(r"^[a-zA-Z\d\-_.]{1,99}$")
 
 def check_pre_drain_delay(**kwargs: Any) -> list[checks.CheckMessage]:
     delay, timeout = conf.GRACEFUL_PRE_DRAIN_DELAY, conf.GRACEFUL_TIMEOUT
-    if not is_number(delay) or not delay >= 0 or delay == float("inf"):
+    if not is_number(delay) or delay < 0:
         return [
             checks.Error(
                 f"GRACEFUL_PRE_DRAIN_DELAY must be a number of seconds >= 0, not {delay!r}.",
@@ -94,6 +96,33 @@ def check_health_paths(**kwargs: Any) -> list[checks.CheckMessage]:
     return []
 
 
+def check_metrics_path(**kwargs: Any) -> list[checks.CheckMessage]:
+    value = conf.GRACEFUL_METRICS_PATH
+    if value is not None and not (isinstance(value, str) and value.startswith("/")):
+        return [
+            checks.Error(
+                f"GRACEFUL_METRICS_PATH must be a path starting with '/' or None, not {value!r}.",
+                hint="The path of your metrics view, served untracked during a drain; "
+                "django-prometheus puts it at '/metrics'.",
+                id="graceful_django.E045",
+            )
+        ]
+    try:
+        mounted = reverse("prometheus-django-metrics")
+    except Exception:  # not mounted, or a broken URLconf that Django's own checks report
+        return []
+    if mounted == value:
+        return []
+    return [
+        checks.Warning(
+            f"django-prometheus' metrics view is at {mounted}, not GRACEFUL_METRICS_PATH "
+            f"({value!r}); it would answer 503 like any request during a drain.",
+            hint=f"Set GRACEFUL_METRICS_PATH = {mounted!r}.",
+            id="graceful_django.W042",
+        )
+    ]
+
+
 def check_runtime_dir(**kwargs: Any) -> list[checks.CheckMessage]:
     value = conf.GRACEFUL_RUNTIME_DIR
     if value is None or (isinstance(value, (str, os.PathLike)) and os.path.isabs(value)):
@@ -122,4 +151,10 @@ def check_fleet_group(**kwargs: Any) -> list[checks.CheckMessage]:
     ]
 
 
-ALL_CHECKS = (check_pre_drain_delay, check_health_paths, check_runtime_dir, check_fleet_group)
+ALL_CHECKS = (
+    check_pre_drain_delay,
+    check_health_paths,
+    check_metrics_path,
+    check_runtime_dir,
+    check_fleet_group,
+)

@@ -3,9 +3,12 @@
     path("", include("graceful_django.urls"))   # /healthz/live and /healthz/ready
 
 Both answer from the process's coordinator alone: no database, no cache, nothing that a
-drain or a slow dependency could hold up. They keep answering while new work is refused
-(the ASGI wrapper and the middleware let `GRACEFUL_HEALTH_PATHS` through), so a probe sees
-the drain instead of a refusal that looks like a dead process.
+drain or a slow dependency could hold up. Throughout a drain they are served untracked,
+as is the metrics view (the ASGI wrapper and the middleware let `GRACEFUL_HEALTH_PATHS`
+and `GRACEFUL_METRICS_PATH` through): a probe sees the drain instead of a refusal that
+looks like a dead process, an operator can watch it, and neither holds it up.
+
+`is_draining()` is the same answer for other health-check apps (`graceful_django.is_draining`).
 """
 
 from __future__ import annotations
@@ -17,9 +20,15 @@ from ..core.coordinator import Coordinator
 from ..state import get_state
 
 
-def is_health_path(path: str) -> bool:
-    """Asked only while work is refused, so the setting costs nothing on the hot path."""
-    return path in conf.GRACEFUL_HEALTH_PATHS
+def served_during_drain(path: str) -> bool:
+    """A health or metrics path; asked only once readiness fails, so never on the hot path."""
+    return path in conf.GRACEFUL_HEALTH_PATHS or path == conf.GRACEFUL_METRICS_PATH
+
+
+def is_draining() -> bool:
+    """True from the first moment of a drain or a shutdown: this process should get no
+    new traffic (what /healthz/ready answers 503 for)."""
+    return not get_state().coordinator.ready
 
 
 def _answer(ok: bool, coordinator: Coordinator) -> JsonResponse:

@@ -8,7 +8,9 @@ and an instance with `on_shutdown`.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
+import urllib.request
 
 from graceful_django.state import get_state
 from project.demo.models import Write
@@ -76,6 +78,12 @@ async def async_sleepy() -> None:
 def after_tasks() -> None:
     """Records how much background work was still tracked when the hooks started."""
     write(f"after-tasks:{len(get_state().coordinator.tasks)}")
+
+
+def ask_own_server() -> None:
+    """A before_drain hook: its own server must still answer (the listener still open)."""
+    with urllib.request.urlopen(f"{os.environ['TEST_SELF_URL']}/ping", timeout=10) as response:
+        write(f"own-server:{response.status}")
 
 
 def save_state() -> None:
