@@ -131,3 +131,16 @@ def test_the_shutdown_metrics_are_pushed_to_a_pushgateway(server_factory):
     assert f'graceful_django_shutdown_duration_seconds_count{{{group},pid="{pid}"}} 1' in pushed
     step = f'{group},pid="{pid}",step="run hooks"'
     assert f"graceful_django_shutdown_step_duration_seconds_count{{{step}}} 1" in pushed
+
+
+@pytest.mark.django_db
+def test_the_scrape_is_untracked_and_is_draining_answers_once_readiness_fails(client):
+    import graceful_django
+
+    assert graceful_django.is_draining() is False
+    with draining(refuse=False):  # the pre-drain delay: readiness fails, requests served
+        assert graceful_django.is_draining() is True
+        text = scrape(client)
+        assert client.get("/healthz/ready").status_code == 503
+    assert 'graceful_django_in_flight{kind="request"} 0.0' in text
+    assert graceful_django.is_draining() is False

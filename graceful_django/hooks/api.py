@@ -28,7 +28,7 @@ from ..conf import conf
 from ..core.deadline import Deadline
 from ..core.sequence import Progress
 from . import builtin as builtin_hooks
-from .loading import AFTER_DRAIN, Hook, HookError, hook_from_object, load_hooks
+from .loading import AFTER_DRAIN, BEFORE_DRAIN, Hook, HookError, hook_from_object, load_hooks
 from .runner import run_hooks
 
 logger = logging.getLogger("graceful_django")
@@ -95,10 +95,11 @@ def unregister(name: str) -> None:
     _registered[:] = [hook for hook in _registered if hook.name != name]
 
 
-def configured_hooks() -> list[Hook]:
+def configured_hooks(*, name_skipped: bool = True) -> list[Hook]:
     """Every hook that runs at shutdown, unsorted: GRACEFUL_HOOKS, decorated, built-in."""
     hooks, errors = load_hooks(conf.GRACEFUL_HOOKS)
-    for error in errors:  # `manage.py check` reports these; a server started anyway skips them
+    for error in errors if name_skipped else ():
+        # The checks report these (as the server arms too); the shutdown skips them.
         logger.error("skipping shutdown hook: %s (%s)", error.message, error.id)
     hooks += registered_hooks()
     names = {hook.name for hook in hooks}
@@ -129,7 +130,12 @@ async def run_all(
 ) -> list[str]:
     """A "hooks" step: the phase's hooks by priority; the names of those that failed."""
     return await run_hooks(
-        [hook for hook in configured_hooks() if hook.phase == phase],
+        # Loaded once per phase: a bad entry is named once, in the first phase of a shutdown.
+        [
+            hook
+            for hook in configured_hooks(name_skipped=phase == BEFORE_DRAIN)
+            if hook.phase == phase
+        ],
         deadline,
         float(conf.GRACEFUL_HOOK_TIMEOUT),
         sync_wrapper=closing_connections,
