@@ -39,6 +39,7 @@ async def measure(iterations: int = ITERATIONS) -> dict[str, float]:
 
     wrapper = GracefulShutdown(app)
     get_state().lifecycle.loop = asyncio.get_running_loop()  # armed, as under a server
+    get_state().start_metrics()  # as a server does when it arms
 
     def scope() -> tuple[dict[str, Any], None, None]:
         return {"type": "http", "method": "GET", "path": "/ping"}, None, None
