@@ -14,6 +14,7 @@ closed directly when their wrapper is already gone.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import weakref
@@ -71,6 +72,10 @@ def close_all_connections(opened: OpenedConnections) -> list[str]:
             logger.warning("could not close database connection %s: %s", wrapper.alias, error)
         finally:
             wrapper.dec_thread_sharing()
+    # A wrapper freed with its thread can leave its driver's socket in a reference cycle
+    # (a cursor keeps the libpq connection) that no weak reference of ours reaches any more:
+    # collecting the cycles now finalizes them, and so closes their sockets.
+    gc.collect()
     orphans = opened.orphaned_drivers()
     for driver_connection in orphans:
         try:
