@@ -38,6 +38,12 @@ def start_server(
 ) -> subprocess.Popen[bytes]:
     if server == "daphne":
         command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app]
+    elif server != "uvicorn":
+        # Every other server as the tests start it (tests/servers.py kinds: gunicorn,
+        # hypercorn, granian, uvicorn-workers, ...).
+        from tests.servers import ServerProcess
+
+        command = ServerProcess(server, app=app, port=port).command()
     else:
         command = [
             sys.executable,

@@ -2,10 +2,11 @@
 
     application = GracefulShutdown(ProtocolTypeRouter({...}))
 
-It arms the signal handlers for the server it runs under (daphne at import time, uvicorn
-and other servers at ASGI lifespan startup), tracks every HTTP call from its first byte to
-its last chunk, refuses new work with a 503 during a drain, and answers lifespan shutdown
-once the shutdown sequence is over.
+It arms the signal handlers for the server it runs under (daphne and Channels' runworker at
+import time, told by who imports the application; uvicorn, hypercorn, granian and other
+servers at ASGI lifespan startup), tracks every HTTP call from its first byte to its last
+chunk, refuses new work with a 503 during a drain, and answers lifespan shutdown once the
+shutdown sequence is over.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from .operations.health import served_during_drain
 from .refusal import send_http_refusal
 from .servers.base import GenericAdapter, ServerAdapter
 from .servers.daphne import DaphneAdapter, running_under_daphne
-from .servers.uvicorn import UvicornAdapter, current_uvicorn_server
+from .servers.lifespan import lifespan_adapter, watch_server
+from .servers.runworker import arm_under_runworker, running_under_runworker
 from .state import ProcessState, get_state
 from .steps import build_steps
 from .websockets.registry import serve_websocket
@@ -47,8 +49,12 @@ ASGIApp = Any
 class GracefulShutdown:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        state = get_state()
         if running_under_daphne():
-            arm_under_daphne(get_state())
+            arm_under_daphne(state)
+        elif running_under_runworker() and not state.lifecycle.armed_for_runworker:
+            state.lifecycle.armed_for_runworker = True
+            arm_under_runworker(state.lifecycle, functools.partial(_attach, state))
 
     async def __call__(
         self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
@@ -101,11 +107,9 @@ class GracefulShutdown:
             lifecycle = get_state().lifecycle
             if message["type"] == "lifespan.startup":
                 if not lifecycle.attached:
-                    server = current_uvicorn_server()
-                    adapter: ServerAdapter = (
-                        UvicornAdapter(server) if server is not None else _generic_adapter()
-                    )
+                    adapter = lifespan_adapter(_generic_adapter)
                     _attach(get_state(), adapter, asyncio.get_running_loop())
+                    watch_server(adapter, lifecycle.request_shutdown)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 # Started by our signal handler already, or by the server itself (reload,
@@ -136,6 +140,12 @@ def arm_under_daphne(state: ProcessState) -> None:
     adapter = DaphneAdapter(state.coordinator.requests)
     if threading.current_thread() is threading.main_thread():
         lifecycle.install_signal_handlers()
+    else:
+        # Django's autoreloader runs runserver in a thread; Ctrl+C ends its process at once.
+        logger.warning(
+            "not graceful: daphne runs outside the main thread (runserver's autoreloader); "
+            "Ctrl+C drops in-flight requests. Use `runserver --noreload` to shut down gracefully"
+        )
     adapter.when_running(lambda loop: _attach(state, adapter, loop))
 
 

@@ -44,6 +44,7 @@ class Lifecycle:
         self.progress = Progress()
         # How the ASGI wrapper armed this process (once per process, see asgi.py).
         self.armed_for_daphne = False
+        self.armed_for_runworker = False
         self.warned_not_main_thread = False
 
     @property

@@ -19,6 +19,7 @@ from . import refusal
 from .conf import conf
 from .core.tracker import Ticket, Tracker
 from .operations.health import served_during_drain
+from .servers.runserver import arm_under_django_runserver
 from .state import get_state
 
 # Set by the ASGI wrapper on the scope of each HTTP call it tracks.
@@ -43,6 +44,9 @@ class GracefulShutdownMiddleware:
         self.async_mode = iscoroutinefunction(get_response)
         if self.async_mode:
             markcoroutinefunction(self)
+        else:
+            # Built while Django's runserver builds its WSGI handler: the one moment we see it.
+            arm_under_django_runserver(lambda: get_state().coordinator)
 
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:

@@ -1,4 +1,5 @@
-"""Real server processes for the tests: start daphne or uvicorn, signal them, read their logs.
+"""Real server processes for the tests: start a server (`ServerProcess.command()` lists the
+kinds), signal it, read its logs.
 
 Waiting is event-driven: a reader thread feeds every output line to a condition that the
 test waits on, so a test wakes when the line it needs appears.
@@ -21,6 +22,29 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ARMED = "graceful shutdown armed"
+IMPORTED = "application imported"
+# What a server prints once it is ready, where that is not ARMED (once per worker).
+READY = {
+    "runworker": "runworker: signal handlers installed",
+    "gunicorn": "Application startup complete",
+    "python-import": IMPORTED,
+}
+# The same without graceful_django (a plain app, for baselines): the server's own line.
+PLAIN_READY = {
+    "daphne": "Listening on TCP address",
+    "uvicorn": "Application startup complete",
+    "uvicorn-workers": "Application startup complete",
+    "gunicorn": "Application startup complete",
+    "hypercorn": "Running on http://",
+    "granian": "Started worker",
+}
+LISTENING = {
+    "uvicorn": "Uvicorn running on",
+    "uvicorn-workers": "Uvicorn running on",
+    "hypercorn": "Running on http://",
+    "granian": "Started worker",
+    "runserver": "Quit the server with",
+}
 
 
 def free_port() -> int:
@@ -39,9 +63,11 @@ class ServerProcess:
         app: str = "project.asgi:application",
         env: dict[str, str] | None = None,
         port: int | None = None,
+        graceful: bool = True,
     ) -> None:
         self.kind = kind
         self.app = app
+        self.graceful = graceful  # False: the app has no graceful_django, nothing arms
         self.port = port or free_port()
         self.env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", **(env or {})}
         self.lines: list[str] = []
@@ -58,39 +84,61 @@ class ServerProcess:
         return f"ws://127.0.0.1:{self.port}"
 
     def command(self) -> list[str]:
-        if self.kind == "daphne":
-            return [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                self.app,
-            ]
-        if self.kind == "uvicorn":
-            return [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                self.app,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--log-level",
-                "info",
-            ]
-        raise ValueError(f"unknown server kind {self.kind!r}")
+        host, port = "127.0.0.1", str(self.port)
+        manage = [sys.executable, str(ROOT / "manage.py")]
+        if self.kind == "runserver":  # daphne's, or Django's without daphne in INSTALLED_APPS
+            return [*manage, "runserver", "--noreload", f"{host}:{port}"]
+        if self.kind == "runworker":
+            return [*manage, "runworker", "test-channel"]
+        if self.kind == "python-import":  # imports the app, serves nothing
+            module = self.app.partition(":")[0]
+            wait_forever = "threading.Event().wait()"
+            script = f"import {module}, threading; print({IMPORTED!r}, flush=True); {wait_forever}"
+            return [sys.executable, "-c", script]
+        modules = {
+            "daphne": ["daphne", "-b", host, "-p", port, self.app],
+            "uvicorn": ["uvicorn", self.app, "--host", host, "--port", port, "--log-level", "info"],
+            "uvicorn-workers": [
+                "uvicorn", self.app, "--host", host, "--port", port, "--workers", "2",
+            ],
+            "hypercorn": ["hypercorn", "-b", f"{host}:{port}", self.app],
+            "granian": ["granian", "--interface", "asgi", "--host", host, "--port", port, self.app],
+            "gunicorn": [
+                "gunicorn", "-k", "uvicorn.workers.UvicornWorker", "-w", "2",
+                "-b", f"{host}:{port}", "--graceful-timeout", "40", self.app,
+            ],
+        }  # fmt: skip
+        if self.kind not in modules:
+            raise ValueError(f"unknown server kind {self.kind!r}")
+        return [sys.executable, "-m", *modules[self.kind]]
+
+    @property
+    def workers(self) -> int:
+        """Processes that serve, each of which logs ARMED."""
+        return 2 if self.kind in ("gunicorn", "uvicorn-workers") else 1
 
     def start(self, timeout: float = 20.0) -> ServerProcess:
         self.launch()
-        self.wait_for_log(self.ready_pattern, timeout)
-        if self.kind == "uvicorn":
-            # uvicorn sends lifespan startup (where we arm) before it binds its socket.
-            self.wait_for_log("Uvicorn running on", timeout)
+        ready = READY.get(self.kind, self.ready_pattern) if self.graceful else PLAIN_READY[self.kind]
+        self.wait_for_count(ready, self.workers, timeout)
+        if self.kind in LISTENING:
+            # These send lifespan startup (where we arm) before they bind their socket.
+            self.wait_for_log(LISTENING[self.kind], timeout)
+        if self.kind == "granian":
+            self._wait_accepting(timeout)
         return self
+
+    def _wait_accepting(self, timeout: float) -> None:
+        """granian's Rust worker starts listening after its last log line: nothing to wait on."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline or self.exited_at is not None:
+                    raise AssertionError(f"not accepting in {timeout}s:\n{self.output}") from None
+                time.sleep(0.02)
 
     def launch(self) -> ServerProcess:
         """Start the process without waiting for it to be ready."""

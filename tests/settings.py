@@ -14,9 +14,14 @@ from project.settings import *  # noqa: E402,F403
 from project.settings import BASE_DIR, INSTALLED_APPS  # noqa: E402
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]
+if os.environ.get("TEST_WITHOUT_DAPHNE"):  # Django's own runserver (WSGI) instead of daphne's
+    INSTALLED_APPS.remove("daphne")
 DATABASES = {"default": database_from_env(BASE_DIR)}
 # One test database per pytest run, so that runs in parallel never drop each other's.
 DATABASES["default"]["TEST"] = {"NAME": f"test_graceful_{os.getpid()}"}
+if os.environ.get("REPORT_BACKENDS_PER_PROCESS"):
+    # Servers with several workers: each reports its own backends (testapp/receivers.py).
+    DATABASES["default"]["OPTIONS"]["application_name"] += f"-{os.getpid()}"
 ROOT_URLCONF = "tests.urls"
 
 # Per test, so that parallel tests' `manage.py drain` never see each other's servers.

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +18,7 @@ from ..core.deadline import Deadline
 from ..core.tracker import Ticket, Tracker
 from . import twisted_connections as connections
 from .base import ServerAdapter
+from .detect import DAPHNE_LOADERS, loaded_by
 
 logger = logging.getLogger("graceful_django")
 
@@ -28,7 +28,8 @@ CLOSE_RESERVE = 0.25
 
 
 def running_under_daphne() -> bool:
-    return "daphne.server" in sys.modules and "twisted.internet.reactor" in sys.modules
+    """daphne's CLI or runserver is loading the application (not just imported: see detect)."""
+    return loaded_by(DAPHNE_LOADERS)
 
 
 class DaphneAdapter(ServerAdapter):

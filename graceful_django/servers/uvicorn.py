@@ -18,6 +18,7 @@ from ..core.deadline import Deadline
 from ..core.exiting import exit_now
 from . import uvicorn_connections
 from .base import ServerAdapter
+from .gunicorn import release_gunicorn_sockets
 
 
 def uvicorn_server_from_handler(handler: Any) -> Any | None:
@@ -53,6 +54,7 @@ class UvicornAdapter(ServerAdapter):
     def stop_accepting(self) -> None:
         uvicorn_connections.defer_all(self._http_connections())
         loop = asyncio.get_running_loop()
+        release_gunicorn_sockets(self.server)
         # Closing the listeners now rather than on uvicorn's next 0.1 s tick.
         for listener in getattr(self.server, "servers", []):
             uvicorn_connections.accept_backlog(listener, loop, self.server)

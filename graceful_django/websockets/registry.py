@@ -18,6 +18,7 @@ from typing import Any
 from ..conf import conf
 from ..core.coordinator import Coordinator, Phase
 from ..core.tracker import Ticket
+from .granian import UnblockableReceive, is_granian_receive
 from .transport import (
     daphne_protocol,
     drop_connection,
@@ -55,6 +56,7 @@ class Connection:
         "joined",
         "state",
         "forced",
+        "receive",
     )
 
     def __init__(
@@ -64,12 +66,14 @@ class Connection:
         ticket: Ticket,
         scope: dict[str, Any],
         send: Any,
+        receive: Any = None,
     ) -> None:
         self.registry = registry
         self.coordinator = coordinator
         self.ticket = ticket
         self.scope = scope
         self.raw_send = send
+        self.receive = UnblockableReceive(receive) if is_granian_receive(receive) else receive
         self.protocol = daphne_protocol(send)
         self.task = asyncio.current_task()
         self.consumer: Any = None
@@ -118,6 +122,11 @@ class Connection:
                     send_close_frame(
                         self.protocol, code, reason, bounded_elsewhere=self.registry.closing
                     )
+                    return
+                if isinstance(self.receive, UnblockableReceive):
+                    closing = self.raw_send(message)  # granian starts the close now...
+                    self.receive.unblock()  # ...and sends it once no receive is pending
+                    await closing
                     return
         elif kind == "websocket.http.response.start":
             self.state = CLOSED
@@ -185,11 +194,11 @@ async def serve_websocket(
     client = scope.get("client")
     peer = f" from {client[0]}:{client[1]}" if client else ""
     ticket = coordinator.websockets.open(f"websocket {scope.get('path', '')}{peer}")
-    connection = Connection(registry, coordinator, ticket, scope, send)
+    connection = Connection(registry, coordinator, ticket, scope, send, receive)
     scope[SCOPE_CONNECTION_KEY] = connection
     registry.connections.add(connection)
     try:
-        await app(scope, receive, connection.send)
+        await app(scope, connection.receive, connection.send)
     except asyncio.CancelledError:
         if not connection.forced:
             raise

@@ -18,12 +18,17 @@ def report_backends_left(sender: Any, report: Any, **kwargs: Any) -> None:
     application_name = os.environ.get("REPORT_BACKENDS_OF")
     if not application_name:
         return
+    if os.environ.get("REPORT_BACKENDS_PER_PROCESS"):
+        application_name += f"-{os.getpid()}"  # as tests/settings.py names them
     import psycopg
 
     query = (
         "SELECT pid, state, backend_start, query FROM pg_stat_activity WHERE application_name = %s"
     )
-    with psycopg.connect(os.environ["DATABASE_URL"], application_name="graceful-observer") as conn:
+    # Autocommit: within a transaction PostgreSQL answers from one snapshot of the activity.
+    with psycopg.connect(
+        os.environ["DATABASE_URL"], application_name="graceful-observer", autocommit=True
+    ) as conn:
         rows = conn.execute(query, [application_name]).fetchall()
         # A backend whose client just closed its connection is still listed for a few ms,
         # until PostgreSQL notices; one this process still holds open stays listed.
