@@ -119,7 +119,9 @@ class ServerProcess:
 
     def start(self, timeout: float = 20.0) -> ServerProcess:
         self.launch()
-        ready = READY.get(self.kind, self.ready_pattern) if self.graceful else PLAIN_READY[self.kind]
+        ready = READY.get(self.kind, self.ready_pattern)
+        if not self.graceful:
+            ready = PLAIN_READY[self.kind]
         self.wait_for_count(ready, self.workers, timeout)
         if self.kind in LISTENING:
             # These send lifespan startup (where we arm) before they bind their socket.
