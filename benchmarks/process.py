@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -62,6 +63,8 @@ def start_server(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         preexec_fn=_pin_server,
+        # Its own process group: servers with workers (granian, gunicorn) are stopped whole.
+        start_new_session=True,
     )
     wait_listening(port)
     return process
@@ -80,5 +83,9 @@ def wait_listening(port: int, timeout: float = 20.0) -> None:
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
-    process.kill()
+    """Kill the server and its workers (SIGKILL to the master alone would orphan them)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
     process.wait()

@@ -2,11 +2,13 @@
 
     python -m benchmarks.shutdown_table [--rounds 5] [--clients 50] [--websockets 100]
 
-For each server (daphne, uvicorn) plain and with graceful_django, in the same run: keep-alive
+For each server (daphne, uvicorn, hypercorn, granian, gunicorn with two uvicorn workers), plain
+and with graceful_django, in the same run: keep-alive
 clients mix fast GETs, slow sync and async views that write a row, POSTs that write a row and
 a streaming view, while websockets stay open; SIGTERM comes at a random moment. Per setup:
 
-- dropped: requests that were sent and got no response at all (EOF or reset);
+- dropped: requests that were sent and got no response at all (EOF or reset); a client that
+  gets a 503 stops, as a load balancer would send it elsewhere;
 - doubled: writes stored although their client saw an error (it will retry);
 - lost: writes whose client got 200 but that are not in the database;
 - ws clean: websockets that got a close frame and finished the closing handshake (and codes);
@@ -35,13 +37,14 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from .load import requests_per_second
-from .process import ROOT, free_port, pin_client, start_server
+from .process import ROOT, free_port, pin_client, start_server, stop
 from .websocket_close import raise_fd_limit
 
 # The same site without graceful_django: no wrapper, no middleware.
 PLAIN = ("benchmarks.websocket_asgi_plain:application", "benchmarks.settings_plain", "/ws/echo/")
 GRACEFUL = ("tests.asgi:application", "tests.settings", "/ws/test/graceful-echo/")
-SERVERS = ("daphne", "uvicorn")
+# tests/servers.py kinds: gunicorn runs two uvicorn workers.
+SERVERS = ("daphne", "uvicorn", "hypercorn", "granian", "gunicorn")
 # name: (server, (ASGI app, settings, websocket path))
 SETUPS = {
     name: (server, variant)
@@ -125,6 +128,8 @@ async def http_client(port: int, index: int, run: Round, stop: asyncio.Event) ->
                     sent.error = type(error).__name__
                     break
                 sent.at = time.monotonic()
+                if sent.status == 503:
+                    return  # refused: a load balancer would send this client elsewhere now
                 if closing:
                     break
         finally:
@@ -167,7 +172,7 @@ async def one_round(setup: str, args: argparse.Namespace, database_url: str) -> 
     env = {"DATABASE_URL": database_url, "GRACEFUL_TIMEOUT": "10", "CONN_MAX_AGE": "60"}
     process = start_server(app, settings, port, server, env=env)
     run = Round()
-    stop = asyncio.Event()
+    over = asyncio.Event()
     opened: asyncio.Queue[bool] = asyncio.Queue()
     sockets = [
         asyncio.ensure_future(websocket_client(port, ws_path, run, opened))
@@ -175,14 +180,17 @@ async def one_round(setup: str, args: argparse.Namespace, database_url: str) -> 
     ]
     for _ in sockets:  # every handshake done (or failed) before the load starts
         await opened.get()
-    clients = [asyncio.ensure_future(http_client(port, i, run, stop)) for i in range(args.clients)]
+    clients = [asyncio.ensure_future(http_client(port, i, run, over)) for i in range(args.clients)]
     await asyncio.sleep(random.uniform(0.4, 1.0))  # the load runs; SIGTERM comes at random
     process.send_signal(signal.SIGTERM)
     signalled = time.monotonic()
     loop = asyncio.get_running_loop()
-    run.exit_code = await loop.run_in_executor(None, process.wait, 30)
-    exited = time.monotonic()
-    stop.set()
+    try:
+        run.exit_code = await loop.run_in_executor(None, process.wait, 30)
+        exited = time.monotonic()
+    finally:
+        stop(process)  # workers left behind by a master that did not stop them
+    over.set()
     await asyncio.wait([*clients, *sockets], timeout=10)
     run.signal_to_exit = exited - signalled
     answered = [sent.at for sent in run.sent if sent.status is not None]
@@ -208,8 +216,7 @@ def page_ratio(args: argparse.Namespace, server: str, database_url: str) -> floa
                 )
                 results[on].append(rate)
             finally:
-                process.kill()
-                process.wait()
+                stop(process)
     return statistics.median(results[True]) / statistics.median(results[False])
 
 
