@@ -11,6 +11,11 @@ if TYPE_CHECKING:
     from ..core.tracker import Ticket
 
 
+# Kept from the deadline by `close_connections`, so that the clients that stopped reading
+# are named and cut by us, not by the watchdog, which knows nothing of them.
+CLOSE_RESERVE = 0.25
+
+
 class ServerAdapter:
     name = "unknown"
     # uvicorn closes every websocket with 1012 the moment it stops accepting, so under it

@@ -17,14 +17,10 @@ from typing import Any
 from ..core.deadline import Deadline
 from ..core.tracker import Ticket, Tracker
 from . import twisted_connections as connections
-from .base import ServerAdapter
+from .base import CLOSE_RESERVE, ServerAdapter
 from .detect import DAPHNE_LOADERS, loaded_by
 
 logger = logging.getLogger("graceful_django")
-
-# Kept from the deadline by `close_connections`, so that the clients that stopped reading
-# are named and cut by us, not by the watchdog, which knows nothing of them.
-CLOSE_RESERVE = 0.25
 
 
 def running_under_daphne() -> bool:
@@ -86,7 +82,7 @@ class DaphneAdapter(ServerAdapter):
         for transport in transports:
             connections.close_when_idle(transport)
         left = await connections.wait_closed(
-            transports, max(0.0, deadline.remaining() - CLOSE_RESERVE)
+            transports, deadline.share(None, reserve=CLOSE_RESERVE)
         )
         if not left:
             return []

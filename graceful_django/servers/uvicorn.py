@@ -17,7 +17,7 @@ from typing import Any
 from ..core.deadline import Deadline
 from ..core.exiting import exit_now
 from . import uvicorn_connections
-from .base import ServerAdapter
+from .base import CLOSE_RESERVE, ServerAdapter
 from .gunicorn import release_gunicorn_sockets
 
 
@@ -38,6 +38,8 @@ class UvicornAdapter(ServerAdapter):
 
     def __init__(self, server: Any) -> None:
         self.server = server
+        # Named by the last step when a client kept its connection open (it stopped reading).
+        self.open_connections: list[str] = ["not closed yet"]
 
     def listening_addresses(self) -> list[str]:
         addresses = []
@@ -64,12 +66,21 @@ class UvicornAdapter(ServerAdapter):
         self.server.should_exit = True
 
     async def close_connections(self, deadline: Deadline) -> list[str]:
-        # uvicorn waits for them to close (and names none) before lifespan shutdown; a
-        # client that stops reading holds its request open, which the drain named already.
-        uvicorn_connections.shut_down_all(self._http_connections())
-        return []
+        connections = self._http_connections()
+        uvicorn_connections.shut_down_all(connections)
+        # Woken by the last connection_lost, every byte of every response written; a client
+        # that stops reading holds its connection open, and is named.
+        self.open_connections = await uvicorn_connections.wait_all_lost(
+            connections, deadline.share(None, reserve=CLOSE_RESERVE)
+        )
+        return self.open_connections
 
     async def finish(self, exit_code: int) -> None:
+        if not self.open_connections:
+            # Every connection is gone and the sequence is over: nothing is left for uvicorn
+            # to do but to notice, on its 0.1 s ticks (its connections, then its tasks) and
+            # through the lifespan shutdown. Exiting now beats plain uvicorn's own exit.
+            exit_now(exit_code)
         # uvicorn exits by itself once our lifespan shutdown answers, returning through
         # asyncio.run, whose cleanup cancels and then awaits without a limit every task left
         # on the loop: a background task that ignored its cancellation (abandoned, named in

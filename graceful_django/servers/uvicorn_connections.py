@@ -93,3 +93,42 @@ def accept_backlog(
                 accepted.setblocking(False)
                 connect = loop.connect_accepted_socket(factory, accepted, ssl=server.config.ssl)
                 loop.create_task(connect)
+
+
+async def wait_all_lost(connections: set[Any], timeout: float) -> list[str]:
+    """Until every connection is gone (woken by the last one), at most `timeout` seconds;
+    a label for each still open then.
+
+    uvicorn drops a connection from the set in its `connection_lost`, so every connection
+    still in the set is open: wrapping that method tells us when it goes.
+    """
+    pending = set(connections)
+    if not pending:
+        return []
+    loop = asyncio.get_running_loop()
+    all_lost: asyncio.Future[None] = loop.create_future()
+
+    def watch(connection: Any) -> None:
+        original = connection.connection_lost
+
+        def connection_lost(exc: Exception | None) -> None:
+            original(exc)
+            pending.discard(connection)
+            if not pending and not all_lost.done():
+                all_lost.set_result(None)
+
+        connection.connection_lost = connection_lost
+
+    for connection in pending:
+        watch(connection)
+    try:
+        await asyncio.wait_for(asyncio.shield(all_lost), timeout)
+    except TimeoutError:
+        pass
+    return [_label(connection) for connection in pending]
+
+
+def _label(connection: Any) -> str:
+    client = getattr(connection, "client", None)
+    peer = f"{client[0]}:{client[1]}" if client else "unknown peer"
+    return f"connection from {peer} still open"
