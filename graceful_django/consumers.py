@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
+from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import (
     AsyncJsonWebsocketConsumer,
     AsyncWebsocketConsumer,
     JsonWebsocketConsumer,
     WebsocketConsumer,
 )
-from channels.layers import get_channel_layer
 
-from .state import get_state
 from .websockets.registry import CLOSE_MESSAGE_TYPE, SCOPE_CONNECTION_KEY
 
 
@@ -33,33 +33,77 @@ class GracefulWebsocketMixin:
     """Put it before the Channels websocket consumer class (sync, async or JSON)."""
 
     _sync: bool
-    channel_layer_alias: str
+    scope: dict[str, Any]
+    channel_layer: Any
+    channel_name: str
     groups: list[str] | None
     _graceful_closing = False
+    _layer_receive: Callable[[], Awaitable[dict[str, Any]]]
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         connection = scope.get(SCOPE_CONNECTION_KEY)
         if connection is not None:
             connection.attach(self)
-            if get_channel_layer(self.channel_layer_alias) is not None:
-                # Channels joins and leaves `groups` around connect and disconnect.
-                self.groups = [*(self.groups or []), get_state().websockets.group]
         await super().__call__(scope, receive, send)  # type: ignore[misc]
 
+    # Channels sets `channel_receive` to the layer's receive and reads it once, to build
+    # its dispatch loop: the property puts ours in between.
+    @property
+    def channel_receive(self) -> Callable[[], Awaitable[dict[str, Any]]]:
+        return self._graceful_channel_receive
+
+    @channel_receive.setter
+    def channel_receive(self, receive: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+        self._layer_receive = receive
+
+    async def _graceful_channel_receive(self) -> dict[str, Any]:
+        if self._graceful_closing:
+            # After our close frame nothing more may be sent, so stop reading the layer:
+            # a receive costs O(channels) on the in-memory layer (it scans them all for
+            # expiry) and contends for one lock on channels_redis. Channels cancels this
+            # wait when the consumer stops.
+            await asyncio.get_running_loop().create_future()
+        # The flags live on the (slotted) Connection: two more keys in every consumer's
+        # __dict__ would cost each socket a few hundred bytes.
+        connection = self.scope.get(SCOPE_CONNECTION_KEY)
+        if connection is None:
+            return await self._layer_receive()
+        connection.waiting = True
+        try:
+            return await self._layer_receive()
+        finally:
+            connection.waiting = False
+
+    @property
+    def idle(self) -> bool:
+        """Waiting on its channel and in no handler: a close now cuts nothing short."""
+        connection = self.scope.get(SCOPE_CONNECTION_KEY)
+        return connection is not None and connection.waiting and not connection.dispatching
+
     async def dispatch(self, message: dict[str, Any]) -> None:
-        if message.get("type") == CLOSE_MESSAGE_TYPE and not self._sync:
-            # Our handler needs no database: skip the thread hop channels makes before every
-            # handler (close_old_connections), which 1,000 consumers would take one by one.
-            await self.graceful_close(message)  # type: ignore[misc]
+        kind = message.get("type")
+        if kind == CLOSE_MESSAGE_TYPE:
+            await self.close_at_shutdown(message)
             return
-        await super().dispatch(message)  # type: ignore[misc]
+        if kind == "websocket.disconnect" and self._graceful_closing and self._hopless():
+            await self._disconnect_without_hops(message)
+            return
+        connection = self.scope.get(SCOPE_CONNECTION_KEY)
+        if connection is None:
+            await super().dispatch(message)  # type: ignore[misc]
+            return
+        connection.dispatching = True
+        try:
+            await super().dispatch(message)  # type: ignore[misc]
+        finally:
+            connection.dispatching = False
 
     def last_message(self, code: int, reason: str) -> Any:
         """Sent just before the close frame: str as text, bytes as binary, else as JSON."""
         return None
 
     def graceful_close(self, message: dict[str, Any]) -> Awaitable[None] | None:
-        """Handler of the `graceful.close` broadcast (sync or async like the consumer).
+        """Handler of the `graceful.close` message (sync or async like the consumer).
 
         It may come twice (through the layer, and directly when the layer is slow); only
         the first is acted on.
@@ -68,6 +112,68 @@ class GracefulWebsocketMixin:
             self._graceful_close_sync(message["code"], message["reason"])
             return None
         return self._graceful_close_async(message["code"], message["reason"])
+
+    async def close_at_shutdown(self, message: dict[str, Any]) -> None:
+        """The close, run on the event loop (by `dispatch`, or by the registry directly)."""
+        cls = type(self)
+        if cls.graceful_close is not GracefulWebsocketMixin.graceful_close:
+            # Taken over by the consumer: run it where Channels would run the handler.
+            if self._sync:
+                await database_sync_to_async(self.graceful_close)(message)
+            else:
+                await cast(Awaitable[None], self.graceful_close(message))
+            return
+        code, reason = message["code"], message["reason"]
+        if not self._sync:
+            await self._graceful_close_async(code, reason)
+            return
+        connection = self.scope.get(SCOPE_CONNECTION_KEY)
+        if connection is None:  # not under the ASGI wrapper: no send of ours to use
+            await database_sync_to_async(self._graceful_close_sync)(code, reason)
+            return
+        if self._graceful_closing:
+            return
+        self._graceful_closing = True
+        payload = None
+        if cls.last_message is not GracefulWebsocketMixin.last_message:
+            # User code, which may query the database: in Channels' thread, as a handler.
+            payload = await database_sync_to_async(self.last_message)(code, reason)
+        # A sync consumer's own send hops to a thread and back to reach this same `send`;
+        # for two fixed frames the hop is all the cost, so send them from here.
+        if payload is not None:
+            await connection.send(self._sync_frame(payload))
+        await connection.send({"type": "websocket.close", "code": code, "reason": reason})
+
+    def _sync_frame(self, payload: Any) -> dict[str, Any]:
+        if isinstance(payload, str):
+            return {"type": "websocket.send", "text": payload}
+        if isinstance(payload, bytes):
+            return {"type": "websocket.send", "bytes": payload}
+        encode = getattr(self, "encode_json", json.dumps)
+        return {"type": "websocket.send", "text": encode(payload)}
+
+    def _hopless(self) -> bool:
+        """Channels' own async websocket_disconnect, which we may run without thread hops."""
+        return (
+            not self._sync
+            and type(self).websocket_disconnect is AsyncWebsocketConsumer.websocket_disconnect  # type: ignore[attr-defined]
+            and (self.channel_layer is not None or not self.groups)
+        )
+
+    async def _disconnect_without_hops(self, message: dict[str, Any]) -> None:
+        """Channels' `websocket_disconnect` minus its two `close_old_connections` hops.
+
+        Channels runs close_old_connections in its one shared sync thread before and after
+        every handler, so 10,000 disconnects queue 20,000 hops through one thread. At
+        shutdown they guard nothing: `database_sync_to_async`, which ORM work in an async
+        consumer must use, closes old connections around each call itself, and the
+        shutdown's last step closes every connection of the process.
+        """
+        consumer: Any = self
+        for group in self.groups or []:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        await consumer.disconnect(message["code"])
+        raise StopConsumer()
 
     def _goodbye(self, code: int, reason: str) -> tuple[str, dict[str, Any]] | None:
         """The send method and arguments of the last message, if there is one."""
@@ -101,10 +207,6 @@ class GracefulWebsocketMixin:
         if goodbye is not None:
             await getattr(consumer, goodbye[0])(**goodbye[1])
         await consumer.close(code=code, reason=reason)
-        # Not a wait: yield once so the server flushes this close frame before channels
-        # re-enters the layer's receive, which costs O(consumers) with the in-memory layer
-        # (daphne writes only when the loop polls the socket).
-        await asyncio.sleep(0)
 
 
 class GracefulAsyncWebsocketConsumer(GracefulWebsocketMixin, AsyncWebsocketConsumer):  # type: ignore[misc]

@@ -25,6 +25,8 @@ test_websocket_urlpatterns = [
     path("ws/test/plain/", consumers.PlainRecordingConsumer.as_asgi()),
     path("ws/test/hang/", consumers.HangingConsumer.as_asgi()),
     path("ws/test/slowconnect/", consumers.SlowConnectConsumer.as_asgi()),
+    path("ws/test/queued/", consumers.QueuedMessagesConsumer.as_asgi()),
+    path("ws/test/busysync/", consumers.BusySyncConsumer.as_asgi()),
     path("ws/test/graceful-echo/", consumers.GracefulEchoConsumer.as_asgi()),
     path("ws/test/echo/", EchoConsumer.as_asgi()),
 ]

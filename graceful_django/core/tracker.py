@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)  # one per request and websocket: no __dict__ each
 class Ticket:
     """One tracked piece of work; `label` is what the logs name when it is forced."""
 

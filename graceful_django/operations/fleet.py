@@ -131,7 +131,10 @@ class FleetListener:
 
     async def _listen(self) -> None:
         if self.channel is None:
-            self.channel = await self.layer.new_channel("graceful_django.")
+            # The default prefix: channels_redis serves all of a process's channels through
+            # one receive lock, and a receiver holding it waits (up to 5 s) in Redis on its
+            # own prefix's key only, so another prefix stalls every consumer's messages.
+            self.channel = await self.layer.new_channel()
         await self.layer.group_add(self.group, self.channel)
         logger.info("fleet control on channel layer group %s", self.group)
         while True:

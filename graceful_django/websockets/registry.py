@@ -2,17 +2,18 @@
 
 The ASGI wrapper hands every websocket scope to `serve_websocket`, so each socket is
 tracked whether or not its consumer uses `GracefulWebsocketMixin`. The registry knows
-each socket's consumer and this process's group on the channel layer, through which
-`closing.close_all` tells the graceful consumers to close.
+each socket's consumer, which `closing.close_all` tells to close (`delivery` queues the
+message on the consumer's own channel, so it comes after the messages already queued).
+Per socket it holds one slotted `Connection` and one tracker ticket: no group membership
+on the channel layer, nothing per socket in Redis.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
-import os
-import time
-import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from ..conf import conf
@@ -35,10 +36,11 @@ CLOSE_MESSAGE_TYPE = "graceful.close"
 
 CONNECTING, OPEN, CLOSING, CLOSED = range(4)
 
-# A layer hands a process its messages one at a time (channels_redis: four Redis commands
-# each, about 250 a second on a busy 2-core machine), so consumers it has not reached by
-# then are told in-process; the in-memory layer reaches 1,000 in about 0.15 s.
-LAYER_GRACE = 0.3
+# How long a layer may take to hand this process back a message of its own (the Redis
+# marker of `delivery`) before the close goes ahead without it. Redis hands over what was
+# queued before the marker first, one message at a time (four commands each, 1-2 ms on a
+# busy machine), so this bounds the messages that still get through: about 500.
+LAYER_GRACE = 1.0
 
 
 class Connection:
@@ -53,10 +55,11 @@ class Connection:
         "protocol",
         "task",
         "consumer",
-        "joined",
         "state",
         "forced",
         "receive",
+        "waiting",
+        "dispatching",
     )
 
     def __init__(
@@ -77,14 +80,15 @@ class Connection:
         self.protocol = daphne_protocol(send)
         self.task = asyncio.current_task()
         self.consumer: Any = None
-        self.joined = 0.0
         self.state = CONNECTING
         self.forced = False
+        # Kept by a graceful consumer: waiting on its channel, inside a handler.
+        self.waiting = False
+        self.dispatching = False
 
     def attach(self, consumer: Any) -> None:
         """A graceful consumer serves this socket: close it through the consumer."""
         self.consumer = consumer
-        self.joined = time.monotonic()
         cls = type(consumer)
         self.ticket.label = f"{self.ticket.label} ({cls.__module__}.{cls.__qualname__})"
 
@@ -161,16 +165,6 @@ class Registry:
         self.closing = False
         # Direct deliveries of the close message; the loop keeps only weak references.
         self.direct_tasks: set[asyncio.Task[Any]] = set()
-        self._group = ""
-        self._group_pid = 0
-
-    @property
-    def group(self) -> str:
-        # One group per process (pid checked: a fork must not share its parent's group).
-        if self._group_pid != os.getpid():
-            self._group = f"graceful_django.process.{uuid.uuid4().hex}"
-            self._group_pid = os.getpid()
-        return self._group
 
     def snapshot(self) -> list[Connection]:
         return sorted(self.connections, key=lambda connection: connection.ticket.started)
@@ -208,57 +202,20 @@ async def serve_websocket(
         coordinator.websockets.close(ticket)
 
 
-# Telling every graceful consumer of this process to close, through the channel layer.
-# One group per process, so the same message goes the same way whether the layer keeps
-# its groups in memory or in Redis, and reaches each consumer after the messages already
-# queued for it. Members older than the layer's `group_expiry` (the layer forgets them)
-# also get it on their own channel. Consumers without a layer, those of a layer that
-# fails, and those the layer is too slow to reach get it dispatched to them directly.
+def close_directly(registry: Registry, consumers: Sequence[Any], message: dict[str, Any]) -> None:
+    """The in-process path, for consumers no layer reached (the handler is idempotent).
 
-
-async def broadcast_close(
-    registry: Registry, connections: list[Connection], message: dict[str, Any]
-) -> None:
-    by_layer: dict[int, tuple[Any, list[Any]]] = {}
-    direct: list[Any] = []
-    for connection in connections:
-        consumer = connection.consumer
-        layer = getattr(consumer, "channel_layer", None)
-        if layer is None or not getattr(consumer, "channel_name", None):
-            direct.append(consumer)
-        else:
-            by_layer.setdefault(id(layer), (layer, []))[1].append(connection)
-    for layer, members in by_layer.values():
-        try:
-            await layer.group_send(registry.group, message)
-            expiry = getattr(layer, "group_expiry", None)
-            if expiry is not None:
-                now = time.monotonic()
-                stale = [c.consumer for c in members if now - c.joined >= expiry * 0.9]
-                await asyncio.gather(*(layer.send(c.channel_name, message) for c in stale))
-        except Exception:
-            logger.warning(
-                "channel layer broadcast failed; closing its consumers directly", exc_info=True
-            )
-            direct.extend(connection.consumer for connection in members)
-    for consumer in direct:
-        _dispatch(registry, consumer, message)
-
-
-def close_directly(
-    registry: Registry, connections: list[Connection], message: dict[str, Any]
-) -> None:
-    """The in-process path, for consumers the layer has not reached (the handler is idempotent)."""
-    for connection in connections:
-        _dispatch(registry, connection.consumer, message)
-
-
-def _dispatch(registry: Registry, consumer: Any, message: dict[str, Any]) -> None:
-    """The in-process path: run the consumer's handler as if the layer had delivered it."""
-    task = asyncio.get_running_loop().create_task(consumer.dispatch(message))
-    registry.direct_tasks.add(task)
-    task.add_done_callback(registry.direct_tasks.discard)
-    task.add_done_callback(_done)
+    Runs the consumer's own close on the loop, never its `dispatch`: a sync consumer's
+    dispatch goes to Channels' worker thread, and called from outside the consumer's own
+    loop it fails ("CurrentThreadExecutor already quit or is broken").
+    """
+    loop = asyncio.get_running_loop()
+    for consumer in consumers:
+        # An empty context: the task must not inherit a request's thread-sensitive executor.
+        task = loop.create_task(consumer.close_at_shutdown(message), context=contextvars.Context())
+        registry.direct_tasks.add(task)
+        task.add_done_callback(registry.direct_tasks.discard)
+        task.add_done_callback(_done)
 
 
 def _done(task: asyncio.Task[Any]) -> None:

@@ -7,6 +7,7 @@ so a test can count the consumers whose disconnect ran.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -99,3 +100,38 @@ class GracefulEchoConsumer(GracefulAsyncWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         await self.send(text_data=text_data, bytes_data=bytes_data)
+
+
+class QueuedMessagesConsumer(GracefulAsyncWebsocketConsumer):
+    """On "queue N" from its client, queues N messages on its own channel, each handled
+    slowly: at shutdown they are still queued, and must all reach the client before the
+    last message and the close."""
+
+    def last_message(self, code: int, reason: str) -> Any:
+        return RECONNECT_MESSAGE
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        count = int((text_data or "queue 0").split()[1])
+        for n in range(count):
+            await self.channel_layer.send(self.channel_name, {"type": "queued.message", "n": n})
+        print(f"QUEUED {token_of(self.scope)}", flush=True)  # the test signals after this
+
+    async def queued_message(self, message: dict[str, Any]) -> None:
+        await self.send(text_data=f"queued {message['n']}")
+        await asyncio.sleep(0.05)  # a handler that takes a moment: the others stay queued
+
+    async def disconnect(self, code: Any) -> None:
+        await database_sync_to_async(record_disconnect)(self.scope)
+
+
+class BusySyncConsumer(GracefulWebsocketConsumer):
+    """A sync consumer still in a handler past half the close share (?busy= seconds after
+    "busy" from its client): closed directly from the event loop."""
+
+    def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        print(f"BUSY {token_of(self.scope)}", flush=True)
+        time.sleep(float(query.get("busy", ["3.5"])[0]))  # the work the handler is doing
+
+    def disconnect(self, code: Any) -> None:
+        record_disconnect(self.scope)
