@@ -105,7 +105,7 @@ class GracefulWebsocketMixin:
     def graceful_close(self, message: dict[str, Any]) -> Awaitable[None] | None:
         """Handler of the `graceful.close` message (sync or async like the consumer).
 
-        It may come twice (through the layer, and directly when the layer is slow); only
+        It may come twice (on its channel, and directly once it is late); only
         the first is acted on.
         """
         if self._sync:
