@@ -23,8 +23,8 @@ from websockets.exceptions import ConnectionClosed
 from tests.servers import ServerProcess
 
 REASON = "Server shutting down"  # conf.DEFAULT_WS_CLOSE_REASON
-REQUESTS = 6
-WEBSOCKETS = 4
+REQUESTS = 20  # the acceptance: 20 in-flight 1.5 s sync requests, 10 websockets
+WEBSOCKETS = 10
 SECONDS = 1.5
 PACKAGE_OF = {
     "gunicorn": "gunicorn",
