@@ -79,7 +79,7 @@ def test_idle_server_exits_fast(server_factory, kind):
     server.send(signal.SIGTERM)
     # Well before the deadline: nothing is waited for when nothing is in flight.
     assert server.wait_exit(10) == 0, server.output
-    assert "GRACEFUL_TIMEOUT" not in server.output
+    assert "GRACEFUL_TIMEOUT of" not in server.output
 
 
 @pytest.mark.parametrize("kind", SERVERS)

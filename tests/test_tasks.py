@@ -236,9 +236,8 @@ def test_background_work_stops_before_the_hooks_run(server_factory, kind):
         assert client.get("/bg/stubborn").json() == {"started": 1}
         # Started from a sync view (a worker thread), handed to the server's loop.
         shielded_started = client.get("/bg/shielded?seconds=1").json()["started"]
-    sent = server.send(signal.SIGTERM)
+    server.send(signal.SIGTERM)
     code = server.wait_exit(15)
-    seconds = (server.exited_at or 0) - sent
 
     stopped = list(Write.objects.filter(kind="stopped").values_list("id", "token"))
     assert sorted(token for _, token in stopped) == sorted(
@@ -252,5 +251,6 @@ def test_background_work_stops_before_the_hooks_run(server_factory, kind):
     assert hook.id > shielded.id
     assert Write.objects.filter(kind="swallowed").exists()  # it did see its cancellation
     assert "task stubborn ignored cancellation" in server.output
+    # Within the deadline: the shielded task had its 1 s, the stubborn one was abandoned.
     assert code == 0, server.output
-    assert seconds < 2.0, server.output  # the shielded task's 1 s; the stubborn one abandoned
+    assert "GRACEFUL_TIMEOUT of" not in server.output

@@ -13,16 +13,13 @@ def test_async_wait_is_woken_by_a_close_from_another_thread():
     tracker = Tracker("request")
     tickets = [tracker.open(f"GET /{i}") for i in range(3)]
 
-    async def main() -> tuple[bool, float]:
-        loop = asyncio.get_running_loop()
-        started = loop.time()
+    async def main() -> bool:
         closer = threading.Timer(0.05, lambda: any(map(tracker.close, tickets)))
         closer.start()
-        woke = await tracker.wait_empty(timeout=5)
-        return woke, loop.time() - started
+        return await tracker.wait_empty(timeout=5)
 
-    woke, waited = asyncio.run(main())
-    assert woke and waited < 1.0
+    # Woken by the last close, not by its 5 s timeout (which would return False).
+    assert asyncio.run(main())
     assert len(tracker) == 0
 
 
