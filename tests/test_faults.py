@@ -56,6 +56,9 @@ def test_ten_signals_in_a_row_are_one_shutdown(server_factory):
     # (Sent to a running process, graceful_django merges those that arrive before the
     # shutdown started: see os_signals.SignalCatcher.)
     os.kill(server.process.pid, signal.SIGSTOP)
+    # Stopped for sure before the first SIGTERM: a SIGTERM sent while the stop is still
+    # pending would be handled first (the kernel takes the lower signal number first).
+    os.waitid(os.P_PID, server.process.pid, os.WSTOPPED | os.WNOWAIT)
     for _ in range(10):
         os.kill(server.process.pid, signal.SIGTERM)
     os.kill(server.process.pid, signal.SIGCONT)
