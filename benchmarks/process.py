@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,6 +33,13 @@ def pin_client() -> None:
 def _pin_server() -> None:
     if len(os.sched_getaffinity(0)) > 1:
         os.sched_setaffinity(0, {SERVER_CPU})
+
+
+def _server_log() -> IO[bytes] | int:
+    """Where the servers' output goes: BENCH_LOG names a file to append it to (to see what a
+    server said during a benchmark), else nowhere."""
+    path = os.environ.get("BENCH_LOG")
+    return open(path, "ab") if path else subprocess.DEVNULL  # noqa: SIM115 - the child keeps it
 
 
 def start_server(
@@ -60,8 +68,10 @@ def start_server(
         command,
         cwd=ROOT,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": settings, **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=open(os.environ["BENCH_LOG"], "ab")
+        if os.environ.get("BENCH_LOG")
+        else subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
         preexec_fn=_pin_server,
         # Its own process group: servers with workers (granian, gunicorn) are stopped whole.
         start_new_session=True,

@@ -169,7 +169,9 @@ def stored_tokens(database_url: str) -> set[str]:
 async def one_round(setup: str, args: argparse.Namespace, database_url: str) -> Round:
     server, (app, settings, ws_path) = SETUPS[setup]
     port = free_port()
-    env = {"DATABASE_URL": database_url, "GRACEFUL_TIMEOUT": "10", "CONN_MAX_AGE": "60"}
+    # CONN_MAX_AGE 0, Django's default: under ASGI each request has a thread of its own, and
+    # kept connections would exhaust a shared PostgreSQL's max_connections under this load.
+    env = {"DATABASE_URL": database_url, "GRACEFUL_TIMEOUT": "10", "CONN_MAX_AGE": "0"}
     process = start_server(app, settings, port, server, env=env)
     run = Round()
     over = asyncio.Event()
@@ -202,7 +204,7 @@ async def one_round(setup: str, args: argparse.Namespace, database_url: str) -> 
 
 def page_ratio(args: argparse.Namespace, server: str, database_url: str) -> float:
     """requests/s of /page with graceful_django over without, alternating rounds."""
-    env = {"DATABASE_URL": database_url, "CONN_MAX_AGE": "60"}
+    env = {"DATABASE_URL": database_url, "CONN_MAX_AGE": "0"}
     results: dict[bool, list[float]] = {True: [], False: []}
     for _ in range(args.page_rounds):
         for on in (True, False):

@@ -221,3 +221,30 @@ def test_garbage_and_floods_on_the_control_socket(
         for client in held:
             client.close()
     assert "Traceback" not in server.output
+
+
+@pytest.mark.parametrize("kind", ["daphne", "uvicorn"])
+def test_a_stream_that_breaks_during_the_drain_does_not_hold_the_shutdown(server_factory, kind):
+    server = server_factory(kind, env={"GRACEFUL_TIMEOUT": "30"})
+    outcome: list[str] = []
+
+    def read() -> None:
+        url = f"{server.base_url}/test/broken-stream?seconds=0.5"
+        try:
+            with httpx.stream("GET", url, timeout=60) as response:
+                for _ in response.iter_bytes():
+                    pass
+            outcome.append("complete")
+        except httpx.HTTPError as error:
+            outcome.append(type(error).__name__)
+
+    with ThreadPoolExecutor(1) as pool:
+        reading = pool.submit(read)
+        server.wait_for_log("broken stream started")
+        server.send(signal.SIGTERM)
+        assert server.wait_exit(20) == 0, server.output
+        reading.result(timeout=20)
+    # The client learns that its response is broken; the shutdown did not wait for it
+    # until the deadline.
+    assert outcome and outcome[0] != "complete", (outcome, server.output)
+    assert "GRACEFUL_TIMEOUT of" not in server.output

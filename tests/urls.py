@@ -13,5 +13,6 @@ urlpatterns = [
     path("test/upload", views.upload),
     path("test/write", views.write_async),
     path("test/ws-page", views.websocket_page),
+    path("test/broken-stream", views.broken_stream),
 ]
 __all__ = ["urlpatterns", "path"]

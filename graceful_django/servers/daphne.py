@@ -79,10 +79,9 @@ class DaphneAdapter(ServerAdapter):
 
     async def close_connections(self, deadline: Deadline) -> list[str]:
         transports = self._connections()
-        for transport in transports:
-            connections.close_when_idle(transport)
+        abandoned = [t for t in transports if connections.close_when_idle(t)]
         left = await connections.wait_closed(
-            transports, deadline.share(None, reserve=CLOSE_RESERVE)
+            transports, deadline.share(None, reserve=CLOSE_RESERVE), cut=abandoned
         )
         if not left:
             return []

@@ -86,12 +86,16 @@ def admitted_ticket(request: Any) -> Ticket | None:
     return ticket
 
 
-def close_when_idle(transport: Any) -> None:
-    """Close now if nothing is asked of this connection, else right after its last response."""
+def close_when_idle(transport: Any) -> bool:
+    """Close now if nothing is asked of this connection, else right after its last response.
+
+    True when its responses will never finish (see `abandoned`): the caller cuts it, once
+    it watches for the connection's loss (Twisted takes `connectionLost` at the cut).
+    """
     channel = http_channel(transport)
     if channel is None:
         transport.loseConnection()  # websockets had their closing handshake already
-        return
+        return False
     if transport.connected and not transport.disconnecting:
         # A request already in the socket's buffer is read now; it gets the wrapper's 503.
         transport.doRead()
@@ -103,11 +107,28 @@ def close_when_idle(transport: Any) -> None:
             channel.loseConnection()
 
     channel.requestDone = request_done
+    if channel.requests and all(map(abandoned, channel.requests)):
+        return True
     if not channel.requests and not getattr(channel, "_buffer", b""):
         # The channel's, not the transport's: the channel is the transport's registered
         # producer, and a transport with a producer never closes (its response stays
         # buffered until the reactor stops and drops it).
         channel.loseConnection()
+    return False
+
+
+def abandoned(request: Any) -> bool:
+    """A daphne request whose application is over although its response is not finished.
+
+    An application that raises after its response started (a streaming body that fails)
+    gets daphne's 500 page, which cannot be sent any more; daphne then leaves the client
+    waiting for the rest, and the connection open, without a limit.
+    """
+    details = getattr(getattr(request, "server", None), "connections", {}).get(request)
+    if details is None or getattr(request, "application_queue", None) is None:
+        return False  # no application yet (its body is still uploading)
+    instance = details.get("application_instance")  # reaped by daphne once it is done
+    return (instance is None or instance.done()) and not getattr(request, "finished", True)
 
 
 def unsent_bytes(transport: Any) -> int:
@@ -124,8 +145,23 @@ def describe(transport: Any) -> str:
     return name
 
 
-async def wait_closed(transports: list[Any], timeout: float) -> list[Any]:
-    """Wait, woken by each connectionLost, until all are closed; those left after `timeout`."""
+def cut_abandoned(transports: list[Any]) -> None:
+    """Nothing will ever finish their responses: waiting would only hold the shutdown until
+    the deadline. Cut, so that each client sees an error rather than a silent end."""
+    for transport in transports:
+        logger.warning(
+            "cutting %s: its application ended without finishing the response it had started",
+            describe(transport),
+        )
+        transport.abortConnection()
+
+
+async def wait_closed(
+    transports: list[Any], timeout: float, cut: list[Any] | None = None
+) -> list[Any]:
+    """Wait, woken by each connectionLost, until all are closed; those left after `timeout`.
+
+    `cut` are cut once they are watched (an abort takes `connectionLost` at once)."""
     pending = {transport for transport in transports if transport.connected}
     if not pending:
         return []
@@ -144,6 +180,7 @@ async def wait_closed(transports: list[Any], timeout: float) -> list[Any]:
 
     for transport in pending:
         watch(transport)
+    cut_abandoned(cut or [])
     try:
         await asyncio.wait_for(asyncio.shield(all_closed), timeout)
     except TimeoutError:

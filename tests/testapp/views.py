@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import AsyncIterator
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 
 from project.demo.models import Write
+
+logger = logging.getLogger("project.demo")
 
 MEGABYTE = 1024 * 1024
 
@@ -31,6 +35,18 @@ async def write_async(request: HttpRequest) -> JsonResponse:
     await Write.objects.acreate(kind="post", token=token)
     await asyncio.sleep(float(request.GET.get("seconds", "0")))
     return JsonResponse({"token": token})
+
+
+async def broken_stream(request: HttpRequest) -> StreamingHttpResponse:
+    """A streaming response whose body fails after its first chunk (a broken upstream)."""
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"first chunk\n"
+        logger.info("broken stream started")
+        await asyncio.sleep(float(request.GET.get("seconds", "0.5")))
+        raise RuntimeError("the stream's source failed")
+
+    return StreamingHttpResponse(body(), content_type="text/plain")
 
 
 WEBSOCKET_PAGE = """<!doctype html>
