@@ -30,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
@@ -66,6 +67,7 @@ class Sent:
 
 @dataclass
 class Round:
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     sent: list[Sent] = field(default_factory=list)
     ws: collections.Counter[str] = field(default_factory=collections.Counter)
     exit_code: int | None = None
@@ -109,6 +111,8 @@ def request_for(kind: str, token: str) -> bytes:
 
 async def http_client(port: int, index: int, run: Round, stop: asyncio.Event) -> None:
     rng = random.Random(index)
+    # Unique in the whole run: the table's rows share one database.
+    prefix = f"{run.id}-{index}"
     counter = 0
     while not stop.is_set():
         try:
@@ -119,7 +123,7 @@ async def http_client(port: int, index: int, run: Round, stop: asyncio.Event) ->
             while not stop.is_set():
                 kind = rng.choices(["fast", *WRITES], weights=[6, 1, 1, 1, 1])[0]
                 counter += 1
-                sent = Sent(kind, f"b{index}-{counter}-{os.getpid()}")
+                sent = Sent(kind, f"{prefix}-{counter}")
                 run.sent.append(sent)
                 writer.write(request_for(kind, sent.token))
                 try:
