@@ -16,11 +16,11 @@ Three things Twisted does not do for us:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
 from ..core.tracker import Ticket, Tracker
+from .lost import wait_lost
 
 logger = logging.getLogger("graceful_django")
 
@@ -162,27 +162,8 @@ async def wait_closed(
     """Wait, woken by each connectionLost, until all are closed; those left after `timeout`.
 
     `cut` are cut once they are watched (an abort takes `connectionLost` at once)."""
-    pending = {transport for transport in transports if transport.connected}
-    if not pending:
-        return []
-    all_closed = asyncio.get_running_loop().create_future()
-
-    def watch(transport: Any) -> None:
-        original = transport.connectionLost
-
-        def connection_lost(reason: Any) -> None:
-            original(reason)
-            pending.discard(transport)
-            if not pending and not all_closed.done():
-                all_closed.set_result(None)
-
-        transport.connectionLost = connection_lost
-
-    for transport in pending:
-        watch(transport)
-    cut_abandoned(cut or [])
-    try:
-        await asyncio.wait_for(asyncio.shield(all_closed), timeout)
-    except TimeoutError:
-        pass
+    connected = [transport for transport in transports if transport.connected]
+    pending = await wait_lost(
+        connected, "connectionLost", timeout, then=lambda: cut_abandoned(cut or [])
+    )
     return [transport for transport in transports if transport in pending]

@@ -23,6 +23,8 @@ import logging
 import socket
 from typing import Any
 
+from .lost import wait_lost
+
 logger = logging.getLogger("graceful_django")
 
 DEFERRED_ATTRIBUTE = "_graceful_django_shutdown"
@@ -100,31 +102,9 @@ async def wait_all_lost(connections: set[Any], timeout: float) -> list[str]:
     a label for each still open then.
 
     uvicorn drops a connection from the set in its `connection_lost`, so every connection
-    still in the set is open: wrapping that method tells us when it goes.
+    still in the set is open.
     """
-    pending = set(connections)
-    if not pending:
-        return []
-    loop = asyncio.get_running_loop()
-    all_lost: asyncio.Future[None] = loop.create_future()
-
-    def watch(connection: Any) -> None:
-        original = connection.connection_lost
-
-        def connection_lost(exc: Exception | None) -> None:
-            original(exc)
-            pending.discard(connection)
-            if not pending and not all_lost.done():
-                all_lost.set_result(None)
-
-        connection.connection_lost = connection_lost
-
-    for connection in pending:
-        watch(connection)
-    try:
-        await asyncio.wait_for(asyncio.shield(all_lost), timeout)
-    except TimeoutError:
-        pass
+    pending = await wait_lost(list(connections), "connection_lost", timeout)
     return [_label(connection) for connection in pending]
 
 
