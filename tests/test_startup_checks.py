@@ -136,3 +136,23 @@ def test_nan_timeout_under_daphne_drops_no_request(server_factory):
     assert results == [200] * 20, server.output
     assert "graceful_django.E001: GRACEFUL_TIMEOUT must be a positive number" in server.output
     assert "This process uses the default, GRACEFUL_TIMEOUT = 30.0." in server.output
+
+
+def test_every_error_of_a_setting_falls_back_at_arm():
+    """A new check id must say which setting it falls back (or be one that cannot)."""
+    import re
+    from pathlib import Path
+
+    from graceful_django import startup_checks
+
+    package = Path(startup_checks.__file__).parent
+    ids = {
+        found
+        for path in package.rglob("*.py")
+        for found in re.findall(r"graceful_django\.E\d{3}", path.read_text())
+    }
+    # The middleware (nothing to fall back to) and single GRACEFUL_HOOKS entries, which the
+    # hook loader skips by itself, named in the log.
+    entries = {f"graceful_django.E{n:03d}" for n in (*range(21, 30), 36)}
+    not_a_setting = {"graceful_django.E003", *entries}
+    assert ids - not_a_setting == set(startup_checks.SETTING_OF), ids
