@@ -152,6 +152,9 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
             text=True,
             bufsize=1,
+            # Its own process group, so that kill() also ends the workers of a master
+            # (gunicorn's, granian's), which a SIGKILL to the master alone leaves running.
+            start_new_session=True,
         )
         threading.Thread(target=self._read, daemon=True).start()
         return self
@@ -219,9 +222,14 @@ class ServerProcess:
         return code
 
     def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
+        """The process and whatever it started (workers), at once."""
+        if self.process is None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # exited, and so did its group
+        self.process.wait(10)
 
 
 PUSHGATEWAY = shutil.which("prometheus-pushgateway")
