@@ -32,7 +32,7 @@ from .operations.health import served_during_drain
 from .refusal import send_http_refusal
 from .servers.base import GenericAdapter, ServerAdapter
 from .servers.daphne import DaphneAdapter, running_under_daphne
-from .servers.lifespan import lifespan_adapter, watch_server
+from .servers.lifespan import lifespan_adapter
 from .servers.runworker import arm_under_runworker, running_under_runworker
 from .state import ProcessState, get_state
 from .steps import build_steps
@@ -109,7 +109,6 @@ class GracefulShutdown:
                 if not lifecycle.attached:
                     adapter = lifespan_adapter(_generic_adapter)
                     _attach(get_state(), adapter, asyncio.get_running_loop())
-                    watch_server(adapter, lifecycle.request_shutdown)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 # Started by our signal handler already, or by the server itself (reload,

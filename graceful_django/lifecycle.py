@@ -66,6 +66,7 @@ class Lifecycle:
         logs.make_visible()
         logger.info("graceful shutdown armed under %s", adapter.name)
         self._send(server_started, loop=loop, adapter=adapter)
+        adapter.watch(lambda: self.request_shutdown(signal.SIGTERM))
         if self.pending_signal is not None:
             self.request_shutdown(self.pending_signal)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -23,6 +24,10 @@ class ServerAdapter:
     close_websockets_before_stop_accepting = False
     # The signal that started the shutdown, for adapters that hand it on.
     signum: int = signal.SIGTERM
+
+    def watch(self, on_shutdown: Callable[[], object]) -> None:
+        """Once armed: call `on_shutdown` when the server is told to stop other than by a
+        signal to this process (hypercorn's workers hear it from their master)."""
 
     def stop_accepting(self) -> None:
         """Close the listening sockets, after accepting what the kernel already completed;

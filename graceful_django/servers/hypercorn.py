@@ -83,7 +83,7 @@ class HypercornAdapter(ServerAdapter):
             return
         raise UnknownTrigger(f"hypercorn's shutdown trigger {trigger!r} is not one we know")
 
-    def watch_master(self, on_shutdown: Callable[[], object]) -> None:
+    def watch(self, on_shutdown: Callable[[], object]) -> None:
         """With workers, the signal reaches the master only: start when it tells us."""
         event = self.master_event
         if event is None:

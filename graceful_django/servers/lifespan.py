@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from collections.abc import Callable
 from typing import Any
 
@@ -34,12 +33,6 @@ def lifespan_adapter(generic: Callable[[], ServerAdapter]) -> ServerAdapter:
     if granian_signal is not None:
         return GranianAdapter(granian_signal)
     return generic()
-
-
-def watch_server(adapter: ServerAdapter, request_shutdown: Callable[[int], Any]) -> None:
-    """Once attached: hypercorn's workers learn of the shutdown from their master."""
-    if isinstance(adapter, HypercornAdapter):
-        adapter.watch_master(lambda: request_shutdown(signal.SIGTERM))
 
 
 def _hypercorn_adapter(

@@ -35,7 +35,7 @@ from typing import Any
 from ..conf import conf
 from ..core.deadline import Deadline
 from ..core.tracker import Tracker
-from .delivery import batches, deliver_close
+from .delivery import batches, deliver_close, each_in_batches
 from .registry import CLOSE_MESSAGE_TYPE, LAYER_GRACE, OPEN, Connection, Registry, close_directly
 from .transport import ClosingHandshakes, pause_reading
 
@@ -120,10 +120,7 @@ async def _close(
         if registry.direct_tasks:
             await asyncio.wait(set(registry.direct_tasks), timeout=FRAMES_WAIT)
     finally:
-        for batch in batches(resumes):
-            for resume in batch:
-                resume()
-            await asyncio.sleep(0)
+        await each_in_batches(resumes, lambda resume: resume())
     tracker = connections[0].coordinator.websockets
     return await _wait_closed(registry, graceful, message, tracker, share, ends)
 

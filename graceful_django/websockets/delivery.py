@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from channels.layers import InMemoryChannelLayer
@@ -44,8 +44,18 @@ _MARKER_TYPE = "graceful.marker"
 
 
 def batches(items: Sequence[Any], size: int = BATCH) -> Iterator[Sequence[Any]]:
+    """`items` in slices; callers yield to the loop after each, so that thousands of sockets
+    do not keep it (their frames, the other clients) waiting."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+async def each_in_batches(items: Sequence[Any], action: Callable[[Any], object]) -> None:
+    """`action(item)` for every item, yielding to the loop after each batch."""
+    for batch in batches(items):
+        for item in batch:
+            action(item)
+        await asyncio.sleep(0)
 
 
 async def deliver_close(
@@ -62,7 +72,8 @@ async def deliver_close(
             by_layer.setdefault(id(layer), (layer, []))[1].append(consumer)
     queued_on: list[tuple[Any, list[Any]]] = []
     for layer, members in by_layer.values():
-        if _is_channels_redis(layer):
+        redis = _is_channels_redis(layer)
+        if redis:
             await _flush_redis(layer, len(members), timeout)
         # An idle consumer with nothing queued has nothing to come before its close: close
         # it at once, sparing the layer's queue, its wake-up and Channels' dispatch loop.
@@ -70,7 +81,7 @@ async def deliver_close(
         for consumer in members:
             if consumer.idle and _nothing_queued(layer, consumer.channel_name):
                 now.append(consumer)
-                if not _is_channels_redis(layer):
+                if not redis:
                     continue
                 # Still queued as well: its pending receive then returns this message
                 # rather than being cancelled when the consumer stops (channels_redis can
@@ -110,10 +121,8 @@ async def _through(
 ) -> list[Any]:
     """Queue the close on each member's channel; the members it could not reach."""
     if _is_channels_redis(layer):
-        for batch in batches(members):
-            for consumer in batch:
-                layer.receive_buffer[consumer.channel_name].put_nowait(message)
-            await asyncio.sleep(0)
+        buffers = layer.receive_buffer
+        await each_in_batches(members, lambda c: buffers[c.channel_name].put_nowait(message))
         # The consumer holding the layer's receive lock waits in Redis, not on its buffer:
         # a message from Redis wakes it to find its close.
         await _round_trip(layer, await layer.new_channel(), timeout)
