@@ -63,6 +63,7 @@ class Run:
     exit_code: int | None
     close_step_s: float | None
     forced: int
+    disconnects_s: float | None = None
 
     def per_socket_bytes(self) -> float:
         return (self.rss_open_kib - self.rss_before_kib) * 1024 / self.clients
@@ -120,8 +121,8 @@ def launch(
 
 
 def close_step(log: IO[bytes]) -> tuple[float | None, int, str]:
-    """The "close websockets" step as the server logged it (until every disconnect ran),
-    how many consumers it had to force, and the log."""
+    """The "close websockets" step as the server logged it (until every closing handshake
+    ended), how many consumers it had to force, and the log."""
     log.seek(0)
     text = log.read()
     found = re.search(rb"close websockets (\d+)ms", text)
@@ -131,6 +132,23 @@ def close_step(log: IO[bytes]) -> tuple[float | None, int, str]:
         int(forced.group(1)) if forced else 0,
         text.decode("utf-8", "replace"),
     )
+
+
+def _logged_at(line: str) -> float:
+    stamp = time.strptime(line[:19], "%Y-%m-%d %H:%M:%S")
+    return time.mktime(stamp) + int(line[20:23]) / 1000
+
+
+def disconnects_after_signal(text: str) -> float | None:
+    """From the server's log: SIGTERM to the moment every application had returned (every
+    consumer's `disconnect` ran), in seconds."""
+    signalled = ended = None
+    for line in text.splitlines():
+        if signalled is None and "received SIGTERM" in line:
+            signalled = _logged_at(line)
+        elif "every websocket application ended" in line:
+            ended = _logged_at(line)
+    return None if signalled is None or ended is None else ended - signalled
 
 
 async def one_run(server: str, layer: str, setup: str, clients: int) -> Run:
@@ -174,6 +192,7 @@ async def one_run(server: str, layer: str, setup: str, clients: int) -> Run:
         exit_code=exit_code,
         close_step_s=seconds,
         forced=forced,
+        disconnects_s=disconnects_after_signal(text),
     )
 
 
@@ -184,6 +203,7 @@ def describe(run: Run, baseline: Run | None) -> str:
     )
     last = "-" if run.last_close_s is None else f"{run.last_close_s * 1000:.0f} ms"
     step = "-" if run.close_step_s is None else f"{run.close_step_s * 1000:.0f} ms"
+    ended = "-" if run.disconnects_s is None else f"{run.disconnects_s * 1000:.0f} ms"
     per = run.per_thousand_ms()
     overhead = ""
     if baseline is not None and baseline is not run:
@@ -191,7 +211,7 @@ def describe(run: Run, baseline: Run | None) -> str:
         overhead = f" ({delta / 1024:+.2f} KiB vs baseline)"
     return (
         f"{run.server:7s} {run.layer:6s} {run.setup:8s} {run.clients:6d}: "
-        f"last close frame {last:>8s}, close step {step:>8s}"
+        f"last close frame {last:>8s}, every disconnect ran {ended:>8s}, close step {step:>8s}"
         f" = {'-' if per is None else f'{per:.0f}'} ms per 1,000; "
         f"{run.per_socket_bytes() / 1024:.2f} KiB/socket{overhead}; exit {run.exit_code}; "
         f"{codes}{f'; {run.forced} forced' if run.forced else ''}"

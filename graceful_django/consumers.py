@@ -85,10 +85,14 @@ class GracefulWebsocketMixin:
         if kind == CLOSE_MESSAGE_TYPE:
             await self.close_at_shutdown(message)
             return
-        if kind == "websocket.disconnect" and self._graceful_closing and self._hopless():
-            await self._disconnect_without_hops(message)
-            return
         connection = self.scope.get(SCOPE_CONNECTION_KEY)
+        if kind == "websocket.disconnect" and self._graceful_closing:
+            if connection is not None:
+                # The other sockets' close frames first (see websockets/gate.py).
+                await connection.registry.disconnects.passage()
+            if self._hopless():
+                await self._disconnect_without_hops(message)
+                return
         if connection is None:
             await super().dispatch(message)  # type: ignore[misc]
             return

@@ -37,7 +37,7 @@ from ..core.deadline import Deadline
 from ..core.tracker import Tracker
 from .delivery import batches, deliver_close, each_in_batches
 from .registry import CLOSE_MESSAGE_TYPE, LAYER_GRACE, OPEN, Connection, Registry, close_directly
-from .transport import ClosingHandshakes, pause_reading
+from .transport import ClosingHandshakes, pause_reading, tell_disconnected
 
 logger = logging.getLogger("graceful_django")
 
@@ -45,6 +45,8 @@ LATE_FRACTION = 0.5
 # How long the clients' answers may wait for the close frames of the other sockets (the
 # step's share bounds each handshake, not autobahn's 1 s: see transport.send_close_frame).
 FRAMES_WAIT = 0.5
+# How long the clients' answers may wait for the `disconnect`s that the close frames let go.
+DISCONNECTS_WAIT = 0.5
 
 
 @contextlib.contextmanager
@@ -80,8 +82,12 @@ async def _close_all(registry: Registry, deadline: Deadline) -> list[str]:
     connections = registry.snapshot()
     share = deadline.share(float(conf.GRACEFUL_WS_CLOSE_TIMEOUT))
     ends = time.monotonic() + share
-    handshakes = ClosingHandshakes([(c.label, c.raw_send) for c in connections])
-    forced = await _close(registry, connections, ends, share)
+    handshakes = ClosingHandshakes([(c, c.raw_send) for c in connections])
+    ended = _note_when_ended(connections[0].coordinator.websockets, handshakes, share)
+    try:
+        forced = await _close(registry, connections, ends, share)
+    finally:
+        ended.cancel()
     unanswered = await handshakes.wait(max(0.0, ends - time.monotonic()))
     if unanswered:
         logger.warning(
@@ -91,6 +97,27 @@ async def _close_all(registry: Registry, deadline: Deadline) -> list[str]:
             "; ".join(unanswered),
         )
     return forced + unanswered
+
+
+def _note_when_ended(
+    tracker: Tracker, handshakes: ClosingHandshakes, share: float
+) -> asyncio.Task[bool]:
+    """Log when the last application returned (every `disconnect` ran), as it happens: the
+    step itself goes on waiting for the closing handshakes."""
+    started = time.monotonic()
+
+    def ended(task: asyncio.Task[bool]) -> None:
+        if not task.cancelled() and task.result():
+            logger.info(
+                "every websocket application ended (its disconnect ran) after %.0fms; "
+                "%d closing handshakes left",
+                (time.monotonic() - started) * 1000,
+                len(handshakes.pending),
+            )
+
+    task = asyncio.ensure_future(tracker.wait_empty(share))
+    task.add_done_callback(ended)
+    return task
 
 
 async def _close(
@@ -106,8 +133,10 @@ async def _close(
         len(graceful),
     )
     message = {"type": CLOSE_MESSAGE_TYPE, "code": code, "reason": reason}
-    # The close frames first: the clients' answers wait in the kernel until all are sent.
+    # The close frames first: the clients' answers wait in the kernel, and the consumers'
+    # `disconnect`s at the gate, until all are sent.
     resumes = [resume for c in connections if (resume := pause_reading(c.raw_send))]
+    registry.disconnects.hold()
     try:
         await deliver_close(
             [connection.consumer for connection in graceful],
@@ -120,8 +149,13 @@ async def _close(
         if registry.direct_tasks:
             await asyncio.wait(set(registry.direct_tasks), timeout=FRAMES_WAIT)
     finally:
-        await each_in_batches(resumes, lambda resume: resume())
+        await registry.disconnects.release()
+        await each_in_batches(connections, lambda c: tell_disconnected(c.raw_send, code))
     tracker = connections[0].coordinator.websockets
+    # The `disconnect`s before the clients' answers, whose reading and TCP teardown are
+    # most of daphne's work at this step; a handler that takes longer does not hold them.
+    await tracker.wait_empty(max(0.0, min(DISCONNECTS_WAIT, ends - time.monotonic())))
+    await each_in_batches(resumes, lambda resume: resume())
     return await _wait_closed(registry, graceful, message, tracker, share, ends)
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from ..conf import conf
 from ..core.coordinator import Coordinator, Phase
 from ..core.tracker import Ticket
+from .gate import Gate
 from .granian import UnblockableReceive, is_granian_receive
 from .transport import (
     daphne_protocol,
@@ -158,13 +159,15 @@ class Connection:
 
 
 class Registry:
-    """The open connections of this process, and its group on the channel layer."""
+    """The open connections of this process."""
 
     def __init__(self) -> None:
         self.connections: set[Connection] = set()
         self.closing = False
         # Direct deliveries of the close message; the loop keeps only weak references.
         self.direct_tasks: set[asyncio.Task[Any]] = set()
+        # Where graceful consumers' `disconnect`s wait while the close frames go out.
+        self.disconnects = Gate()
 
     def snapshot(self) -> list[Connection]:
         return sorted(self.connections, key=lambda connection: connection.ticket.started)
