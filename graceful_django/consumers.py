@@ -26,7 +26,8 @@ from channels.generic.websocket import (
     WebsocketConsumer,
 )
 
-from .websockets.registry import CLOSE_MESSAGE_TYPE, SCOPE_CONNECTION_KEY
+from .state import get_state
+from .websockets.registry import CLOSE_MESSAGE_TYPE, Connection
 
 
 class GracefulWebsocketMixin:
@@ -38,11 +39,14 @@ class GracefulWebsocketMixin:
     channel_name: str
     groups: list[str] | None
     _graceful_closing = False
+    # The wrapper's record of this socket (None: not under the GracefulShutdown wrapper).
+    _graceful_connection: Connection | None = None
     _layer_receive: Callable[[], Awaitable[dict[str, Any]]]
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        connection = scope.get(SCOPE_CONNECTION_KEY)
+        connection = get_state().websockets.find(receive)
         if connection is not None:
+            self._graceful_connection = connection
             connection.attach(self)
         await super().__call__(scope, receive, send)  # type: ignore[misc]
 
@@ -65,7 +69,7 @@ class GracefulWebsocketMixin:
             await asyncio.get_running_loop().create_future()
         # The flags live on the (slotted) Connection: two more keys in every consumer's
         # __dict__ would cost each socket a few hundred bytes.
-        connection = self.scope.get(SCOPE_CONNECTION_KEY)
+        connection = self._graceful_connection
         if connection is None:
             return await self._layer_receive()
         connection.waiting = True
@@ -77,7 +81,7 @@ class GracefulWebsocketMixin:
     @property
     def idle(self) -> bool:
         """Waiting on its channel and in no handler: a close now cuts nothing short."""
-        connection = self.scope.get(SCOPE_CONNECTION_KEY)
+        connection = self._graceful_connection
         return connection is not None and connection.waiting and not connection.dispatching
 
     async def dispatch(self, message: dict[str, Any]) -> None:
@@ -85,7 +89,7 @@ class GracefulWebsocketMixin:
         if kind == CLOSE_MESSAGE_TYPE:
             await self.close_at_shutdown(message)
             return
-        connection = self.scope.get(SCOPE_CONNECTION_KEY)
+        connection = self._graceful_connection
         if kind == "websocket.disconnect" and self._graceful_closing:
             if connection is not None:
                 # The other sockets' close frames first (see websockets/gate.py).
@@ -131,7 +135,7 @@ class GracefulWebsocketMixin:
         if not self._sync:
             await self._graceful_close_async(code, reason)
             return
-        connection = self.scope.get(SCOPE_CONNECTION_KEY)
+        connection = self._graceful_connection
         if connection is None:  # not under the ASGI wrapper: no send of ours to use
             await database_sync_to_async(self._graceful_close_sync)(code, reason)
             return

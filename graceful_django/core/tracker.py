@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 
 @dataclass(eq=False, slots=True)  # one per request and websocket: no __dict__ each
 class Ticket:
-    """One tracked piece of work; `label` is what the logs name when it is forced."""
+    """One tracked piece of work; `str(label)` is what the logs name when it is forced (an
+    object whose `__str__` builds the name saves a string per websocket)."""
 
     id: int
-    label: str
+    label: object
     started: float = field(default_factory=time.monotonic)
     closed: bool = False
 
@@ -41,7 +42,7 @@ class Tracker:
         # Called with +1 / -1 on every open / close (metrics); must be cheap and not raise.
         self.observers: list[Callable[[int], None]] = []
 
-    def open(self, label: str) -> Ticket:
+    def open(self, label: object) -> Ticket:
         ticket = Ticket(next(self._ids), label)
         with self._condition:
             self._open[ticket.id] = ticket

@@ -30,7 +30,7 @@ def oldest_requests(tickets: Iterable[Ticket], limit: int = OLDEST) -> list[dict
         if len(oldest) == limit:
             break
         # Request tickets are labelled "METHOD /path" (middleware.request_label).
-        method, _, path = ticket.label.partition(" ")
+        method, _, path = str(ticket.label).partition(" ")
         oldest.append({"method": method, "path": path, "age": round(ticket.age(), 1)})
     return oldest
 

@@ -173,7 +173,7 @@ async def _wait_closed(
     # leaving the other half for its `disconnect`.
     if await tracker.wait_empty(max(0.0, ends - share * LATE_FRACTION - time.monotonic())):
         return []
-    late = [c for c in graceful if c.state == OPEN and c in registry.connections]
+    late = [c for c in graceful if c.state == OPEN and c.receive in registry.connections]
     if late:
         logger.info(
             "%d consumers still busy after %.1fs; closing them directly: %s",

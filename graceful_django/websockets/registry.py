@@ -18,7 +18,6 @@ from typing import Any
 
 from ..conf import conf
 from ..core.coordinator import Coordinator, Phase
-from ..core.tracker import Ticket
 from .gate import Gate
 from .granian import UnblockableReceive, is_granian_receive
 from .transport import (
@@ -31,8 +30,6 @@ from .transport import (
 
 logger = logging.getLogger("graceful_django")
 
-# The scope key under which a consumer finds its Connection.
-SCOPE_CONNECTION_KEY = "graceful_django.websocket"
 CLOSE_MESSAGE_TYPE = "graceful.close"
 
 CONNECTING, OPEN, CLOSING, CLOSED = range(4)
@@ -67,14 +64,15 @@ class Connection:
         self,
         registry: Registry,
         coordinator: Coordinator,
-        ticket: Ticket,
         scope: dict[str, Any],
         send: Any,
         receive: Any = None,
     ) -> None:
         self.registry = registry
         self.coordinator = coordinator
-        self.ticket = ticket
+        # Labelled by the connection itself, its name built only when a log needs it: a
+        # string per socket (path, peer, consumer class) is a tenth of what it costs.
+        self.ticket = coordinator.websockets.open(self)
         self.scope = scope
         self.raw_send = send
         self.receive = UnblockableReceive(receive) if is_granian_receive(receive) else receive
@@ -90,12 +88,20 @@ class Connection:
     def attach(self, consumer: Any) -> None:
         """A graceful consumer serves this socket: close it through the consumer."""
         self.consumer = consumer
-        cls = type(consumer)
-        self.ticket.label = f"{self.ticket.label} ({cls.__module__}.{cls.__qualname__})"
+
+    def __str__(self) -> str:
+        client = self.scope.get("client")
+        name = f"websocket {self.scope.get('path', '')}"
+        if client:
+            name += f" from {client[0]}:{client[1]}"
+        if self.consumer is not None:
+            cls = type(self.consumer)
+            name += f" ({cls.__module__}.{cls.__qualname__})"
+        return name
 
     @property
     def label(self) -> str:
-        return f"{self.ticket.label}, open {self.ticket.age():.1f}s"
+        return f"{self}, open {self.ticket.age():.1f}s"
 
     async def send(self, message: dict[str, Any]) -> None:
         """The `send` the application sees."""
@@ -146,7 +152,7 @@ class Connection:
             elif self.state == OPEN:
                 await self.send({"type": "websocket.close", "code": code, "reason": reason})
         except Exception:  # the client went away meanwhile: nothing left to close
-            logger.debug("closing %s failed", self.ticket.label, exc_info=True)
+            logger.debug("closing %s failed", self, exc_info=True)
 
     async def force_close(self, code: int, reason: str) -> None:
         """The share is over: say goodbye if nobody did, then stop the application."""
@@ -162,7 +168,9 @@ class Registry:
     """The open connections of this process."""
 
     def __init__(self) -> None:
-        self.connections: set[Connection] = set()
+        # Each by the `receive` its application was given, by which its consumer finds it
+        # (`find`): a key of ours in every scope would cost each socket a bigger dict.
+        self.connections: dict[Any, Connection] = {}
         self.closing = False
         # Direct deliveries of the close message; the loop keeps only weak references.
         self.direct_tasks: set[asyncio.Task[Any]] = set()
@@ -170,7 +178,15 @@ class Registry:
         self.disconnects = Gate()
 
     def snapshot(self) -> list[Connection]:
-        return sorted(self.connections, key=lambda connection: connection.ticket.started)
+        return sorted(self.connections.values(), key=lambda c: c.ticket.started)
+
+    def find(self, receive: Any) -> Connection | None:
+        """The connection whose application was given `receive` (None: not under the wrapper,
+        or behind a middleware that replaced it)."""
+        try:
+            return self.connections.get(receive)
+        except TypeError:  # an unhashable callable: not one of ours
+            return None
 
     def refusing(self, coordinator: Coordinator) -> bool:
         """True once no handshake may be accepted any more."""
@@ -188,12 +204,8 @@ async def serve_websocket(
     if registry.refusing(coordinator):
         await refuse_handshake(scope, send, conf.GRACEFUL_RETRY_AFTER)
         return
-    client = scope.get("client")
-    peer = f" from {client[0]}:{client[1]}" if client else ""
-    ticket = coordinator.websockets.open(f"websocket {scope.get('path', '')}{peer}")
-    connection = Connection(registry, coordinator, ticket, scope, send, receive)
-    scope[SCOPE_CONNECTION_KEY] = connection
-    registry.connections.add(connection)
+    connection = Connection(registry, coordinator, scope, send, receive)
+    registry.connections[connection.receive] = connection
     try:
         await app(scope, connection.receive, connection.send)
     except asyncio.CancelledError:
@@ -201,8 +213,8 @@ async def serve_websocket(
             raise
         # Cancelled by force_close: ending normally keeps the server from logging a crash.
     finally:
-        registry.connections.discard(connection)
-        coordinator.websockets.close(ticket)
+        registry.connections.pop(connection.receive, None)
+        coordinator.websockets.close(connection.ticket)
 
 
 def close_directly(registry: Registry, consumers: Sequence[Any], message: dict[str, Any]) -> None:
