@@ -7,7 +7,8 @@
 `connect` and `disconnect` need nothing beyond what they already do (call `super()` if
 you override `__init__`). At shutdown each consumer sends `last_message()` (if any), then
 a close frame with GRACEFUL_WS_CLOSE_CODE and GRACEFUL_WS_CLOSE_REASON; its `disconnect`
-runs as usual once the client answered. Override `graceful_close` to take over entirely.
+runs once every close frame of the process is out (the shutdown then waits for each
+client's answer). Override `graceful_close` to take over entirely.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class GracefulWebsocketMixin:
     _layer_receive: Callable[[], Awaitable[dict[str, Any]]]
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        connection = get_state().websockets.find(receive)
+        connection = get_state().websockets.find(receive, send)
         if connection is not None:
             self._graceful_connection = connection
             connection.attach(self)

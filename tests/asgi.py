@@ -16,6 +16,20 @@ from project.demo.consumers import EchoConsumer  # noqa: E402
 from project.demo.routing import websocket_urlpatterns  # noqa: E402
 from tests.testapp import consumers  # noqa: E402
 
+
+def receive_wrapped(inner):
+    """A middleware that hands its app a `receive` of its own (the consumer must still find
+    the wrapper's record of its socket)."""
+
+    async def app(scope, receive, send):
+        async def wrapped_receive():
+            return await receive()
+
+        await inner(scope, wrapped_receive, send)
+
+    return app
+
+
 test_websocket_urlpatterns = [
     *websocket_urlpatterns,
     path("ws/test/record/", consumers.RecordingConsumer.as_asgi()),
@@ -28,6 +42,8 @@ test_websocket_urlpatterns = [
     path("ws/test/queued/", consumers.QueuedMessagesConsumer.as_asgi()),
     path("ws/test/busysync/", consumers.BusySyncConsumer.as_asgi()),
     path("ws/test/graceful-echo/", consumers.GracefulEchoConsumer.as_asgi()),
+    path("ws/test/order/", consumers.OrderConsumer.as_asgi()),
+    path("ws/test/wrapped/", receive_wrapped(consumers.RecordingConsumer.as_asgi())),
     path("ws/test/echo/", EchoConsumer.as_asgi()),
 ]
 

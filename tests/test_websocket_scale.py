@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 from urllib.parse import urlparse
@@ -117,3 +118,22 @@ def test_sync_consumer_busy_past_half_the_share_is_closed_from_the_loop(server_f
     assert_no_errors(server.output)
     assert "CurrentThreadExecutor" not in server.output
     assert disconnect_tokens() == sorted(c.token for c in results)
+
+
+@pytest.mark.parametrize("kind", ["daphne", "uvicorn"])
+def test_every_close_frame_is_written_before_any_disconnect_runs(server_factory, kind):
+    # Several batches (delivery.BATCH): uvicorn hands each consumer its disconnect as its
+    # frame is written, and those of the first batches used to run between the frames of
+    # the later ones, holding the last frame back. No layer: the in-memory one costs
+    # O(channels) per connect, which is Channels', not the close's.
+    count = 1600
+    server = start(server_factory, kind, TEST_CHANNEL_LAYER="none")
+    _, results = asyncio.run(connect_then_sigterm(server, {"order": count}, timeout=30))
+    assert server.wait_exit(20) == 0, server.output
+    assert {(c.code, c.reason) for c in results} == {(1001, REASON)}, server.output[-3000:]
+    written = [float(t) for t in re.findall(r"ORDER close-written ([\d.]+)", server.output)]
+    began = [float(t) for t in re.findall(r"ORDER disconnect ([\d.]+)", server.output)]
+    assert len(written) == len(began) == count, server.output[-3000:]
+    early = [t for t in began if t < max(written)]
+    assert not early, f"{len(early)} disconnects ran before the last close frame was written"
+    assert_no_errors(server.output)

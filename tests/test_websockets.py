@@ -33,6 +33,7 @@ LAST_MESSAGE_OF = {
     "json": [JSON_LAST_MESSAGE],
     "syncjson": [JSON_LAST_MESSAGE],
     "plain": [],
+    "wrapped": [RECONNECT_MESSAGE],
     "hang": [],
     "slowconnect": [],
 }
@@ -207,6 +208,18 @@ def test_redis_channel_layer_takes_the_same_path(server_factory):
     assert server.wait_exit(10) == 0, server.output
     assert_no_errors(server.output)
     assert len(disconnect_tokens()) == 50
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_a_consumer_behind_a_middleware_that_wraps_receive_still_closes_gracefully(
+    server_factory, kind
+):
+    server = start(server_factory, kind)
+    _, results = asyncio.run(connect_then_sigterm(server, {"wrapped": 3, "record": 3}))
+    assert_closed_cleanly(results, server.output)  # with each consumer's last message
+    assert server.wait_exit(10) == 0, server.output
+    assert "closing 6 websockets with code 1001 (6 through their consumers)" in server.output
+    assert len(disconnect_tokens()) == 6
 
 
 @pytest.mark.parametrize("kind", SERVERS)

@@ -180,13 +180,16 @@ class Registry:
     def snapshot(self) -> list[Connection]:
         return sorted(self.connections.values(), key=lambda c: c.ticket.started)
 
-    def find(self, receive: Any) -> Connection | None:
-        """The connection whose application was given `receive` (None: not under the wrapper,
-        or behind a middleware that replaced it)."""
+    def find(self, receive: Any, send: Any) -> Connection | None:
+        """The connection whose application was given `receive` or `send` (None: not under
+        the wrapper, or behind a middleware that replaced both)."""
         try:
-            return self.connections.get(receive)
+            found = self.connections.get(receive)
         except TypeError:  # an unhashable callable: not one of ours
-            return None
+            found = None
+        if found is None and isinstance(getattr(send, "__self__", None), Connection):
+            found = send.__self__
+        return found
 
     def refusing(self, coordinator: Coordinator) -> bool:
         """True once no handshake may be accepted any more."""

@@ -102,6 +102,18 @@ class GracefulEchoConsumer(GracefulAsyncWebsocketConsumer):
         await self.send(text_data=text_data, bytes_data=bytes_data)
 
 
+class OrderConsumer(GracefulAsyncWebsocketConsumer):
+    """Prints when its close frame was written and when its `disconnect` began, on the
+    process's one monotonic clock: at shutdown every frame must come before any disconnect."""
+
+    async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
+        await super().close(code=code, reason=reason)
+        print(f"ORDER close-written {time.monotonic():.6f}", flush=True)
+
+    async def disconnect(self, code: int) -> None:
+        print(f"ORDER disconnect {time.monotonic():.6f}", flush=True)
+
+
 class QueuedMessagesConsumer(GracefulAsyncWebsocketConsumer):
     """On "queue N" from its client, queues N messages on its own channel, each handled
     slowly: at shutdown they are still queued, and must all reach the client before the
