@@ -126,12 +126,14 @@ class ServerProcess:
         if self.kind in LISTENING:
             # These send lifespan startup (where we arm) before they bind their socket.
             self.wait_for_log(LISTENING[self.kind], timeout)
-        if self.kind == "granian":
+        if self.kind in ("granian", "uvicorn-workers"):
             self._wait_accepting(timeout)
         return self
 
     def _wait_accepting(self, timeout: float) -> None:
-        """granian's Rust worker starts listening after its last log line: nothing to wait on."""
+        """Nothing to wait on in the log: granian's Rust worker listens after its last line,
+        and uvicorn's master prints "running on" once bound, before a worker listens (a
+        connection until then is refused)."""
         deadline = time.monotonic() + timeout
         while True:
             try:

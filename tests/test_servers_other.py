@@ -96,7 +96,7 @@ async def load_then_sigterm(server: ServerProcess) -> Outcome:
         sockets = [
             asyncio.create_task(websocket_close(server, i, event)) for i, event in enumerate(opened)
         ]
-        await asyncio.gather(*(event.wait() for event in opened))
+        await asyncio.wait_for(asyncio.gather(*(event.wait() for event in opened)), 20)
         requests = [asyncio.create_task(slow_request(client, server, i)) for i in range(REQUESTS)]
         await asyncio.to_thread(server.wait_for_count, "wrote sync ", REQUESTS, 20)
         server.send(signal.SIGTERM)
