@@ -11,15 +11,20 @@ tracked whether or not its consumer uses `GracefulWebsocketMixin`. At shutdown
    each sends its last message, then a close frame with GRACEFUL_WS_CLOSE_CODE and
    GRACEFUL_WS_CLOSE_REASON;
 3. closes the sockets of the other apps itself, with the same code and reason;
-4. waits, woken by the last one, until every socket's application returned (so every
+4. once those close frames are written, lets the graceful consumers' `disconnect`s run
+   (they wait at `registry.disconnects` meanwhile: see gate.py), and under daphne hands
+   each application its `websocket.disconnect` (uvicorn does so by itself);
+5. waits, woken by the last one, until every socket's application returned (so every
    consumer's `disconnect` ran), up to GRACEFUL_WS_CLOSE_TIMEOUT; consumers still open
    halfway (a handler still running) are closed in-process; what is left at the end is
    closed and cancelled, and named in the log and in the report;
-5. under uvicorn, waits as long for each client's close frame (uvicorn tells the app
-   before it came); the clients that never answered are cut and named.
+6. waits as long for each client's close frame and the end of its TCP connection (RFC
+   6455 7.1.1); the clients that never answered are cut and named.
 
-Every step is O(sockets), in batches (`delivery.BATCH`) with a yield between them, so
-the loop keeps flushing close frames and running `disconnect`s meanwhile.
+The clients' answers are not read until steps 2-4 are done (reading them would take the
+loop from the frames still to send), at most DISCONNECTS_WAIT after. Every step is
+O(sockets), in batches (`delivery.BATCH`) with a yield between them, so the loop keeps
+serving meanwhile.
 """
 
 from __future__ import annotations

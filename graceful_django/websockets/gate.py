@@ -3,7 +3,7 @@
 uvicorn hands a consumer its `websocket.disconnect` the moment its close frame is written,
 so while the shutdown writes 10,000 frames in batches the `disconnect`s of the first
 batches run between the later ones: at 10,000 sockets the last frame then left after
-every `disconnect` had run, three times later than the frames alone take. A graceful
+every `disconnect` had run, twice as late as the frames alone take. A graceful
 consumer waits here instead (in `dispatch`, before its `disconnect`) while the close
 frames go out; the gate then lets the waiting ones through a batch at a time, so the loop
 keeps serving the rest (the other clients, the remaining handshakes) meanwhile.

@@ -70,8 +70,8 @@ class Connection:
     ) -> None:
         self.registry = registry
         self.coordinator = coordinator
-        # Labelled by the connection itself, its name built only when a log needs it: a
-        # string per socket (path, peer, consumer class) is a tenth of what it costs.
+        # Labelled by the connection itself, its name built only when a log needs it: the
+        # name (path, peer, consumer class) as a string would cost every socket 200 bytes.
         self.ticket = coordinator.websockets.open(self)
         self.scope = scope
         self.raw_send = send
