@@ -18,9 +18,10 @@ status. Setups:
 websocket application had returned; "close step" ends once every closing handshake did
 (the clients answered, TCP ended). "per 1,000" is the close step divided by N/1,000: flat
 when the cost is linear. "memory per socket" is (RSS with N clients open - RSS before) / N,
-and the registry's overhead its difference from the baseline at the same N. Goals at 10,000 sockets: every close frame
-within 1 s of SIGTERM, every disconnect within 2 s, exit 0; per 1,000 at 10,000 <= 1.2 x
-per 1,000 at 1,000; overhead <= 2 KiB per socket; Redis within 1.5 x in-memory.
+and the registry's overhead its difference from the baseline at the same N. Goals at
+10,000 sockets: every close frame within 1 s of SIGTERM, every disconnect within 2 s,
+exit 0; per 1,000 at 10,000 <= 1.2 x per 1,000 at 1,000; overhead <= 2 KiB per socket;
+Redis within 1.5 x in-memory.
 """
 
 from __future__ import annotations

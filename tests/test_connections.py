@@ -93,10 +93,13 @@ def test_connection_in_the_kernel_backlog_at_sigterm_is_answered(server_factory,
     server.wait_for_log("wrote async slow")
     server.send(signal.SIGTERM)
     server.wait_for_log("BLOCKING_BEFORE_STOP_ACCEPTING")
-    waiting = RawConnection(server.port)  # in the backlog: the loop accepts nothing now
-    waiting.request("GET", "/ping")
-    answer = response_or_log(waiting, server)
-    assert answer.status == 503 and answer.closes, answer
+    # In the backlog: the loop accepts nothing now. Forty of them, all answered.
+    waiting = [RawConnection(server.port) for _ in range(40)]
+    for connection in waiting:
+        connection.request("GET", "/ping")
+    for connection in waiting:
+        answer = response_or_log(connection, server)
+        assert answer.status == 503 and answer.closes, answer
     assert slow.read_response().status == 200
     assert server.wait_exit(20) == 0, server.output
 

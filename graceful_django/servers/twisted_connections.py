@@ -35,12 +35,28 @@ def accept_pending_then_close(port: Any) -> None:
     def connection_lost(reason: Any) -> None:
         # stopListening() closes the socket on the reactor's next turn; accepting right
         # before that leaves no gap in which the kernel completes a connection we reset.
-        port.doRead()
+        _accept_all(port)
         original(reason)
 
     port.connectionLost = connection_lost
-    port.doRead()
+    _accept_all(port)
     port.stopListening()
+
+
+def _accept_all(port: Any) -> None:
+    """Accept every connection the kernel completed, not only as many as last time.
+
+    Twisted's Port accepts at most `numberAccepts` per turn and sets it to what it
+    accepted the turn before (often 1 under steady traffic): the others would still be in
+    the backlog when the socket closes, and the kernel resets them.
+    """
+    port.numberAccepts = max(port.numberAccepts, ACCEPT_ALL)
+    port.doRead()
+
+
+# More than any listen backlog (the kernel caps it at net.core.somaxconn, 4096 here);
+# accepting stops as soon as none is left.
+ACCEPT_ALL = 65536
 
 
 def http_channel(transport: Any) -> Any | None:

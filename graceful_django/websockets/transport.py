@@ -78,7 +78,7 @@ def _written_at_once(transport: Any) -> Iterator[None]:
 
     Twisted buffers each write, registers the socket with the loop for writing, and writes
     and unregisters it on a later turn: two epoll calls and a turn of the loop per close
-    frame, half of daphne's time to the last of 10,000 frames. A close frame is a few
+    frame, a fifth of daphne's time to the last of 10,000 frames. A close frame is a few
     bytes on a socket with nothing queued, so it is written the way asyncio's transports
     write: at once, and whatever the kernel did not take goes to Twisted's buffer. Only a
     plain TCP connection of Twisted's (TLS writes go through its own buffer).
