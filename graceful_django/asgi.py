@@ -26,6 +26,7 @@ from asgiref.typing import (
 )
 
 from .conf import conf
+from .hooks.before_drain import BeforeDrainHooks
 from .lifecycle import Lifecycle, StepsFactory
 from .middleware import SCOPE_TICKET_KEY, request_label
 from .operations.health import served_during_drain
@@ -119,7 +120,11 @@ class GracefulShutdown:
 
 
 def steps_of(state: ProcessState) -> StepsFactory:
-    return functools.partial(build_steps, state)
+    # A drain request (`manage.py drain`, the preStop) starts the before-drain hooks; the
+    # signal's first step then waits for that run.
+    before_drain = BeforeDrainHooks(state.lifecycle.progress)
+    before_drain.follow(state.coordinator)
+    return functools.partial(build_steps, state, before_drain=before_drain)
 
 
 def _attach(state: ProcessState, adapter: ServerAdapter, loop: asyncio.AbstractEventLoop) -> None:

@@ -18,7 +18,8 @@ from . import db, hooks
 from .conf import conf
 from .core.deadline import Deadline
 from .core.sequence import Step
-from .hooks import AFTER_DRAIN, BEFORE_DRAIN
+from .hooks import AFTER_DRAIN
+from .hooks.before_drain import BeforeDrainHooks
 from .servers.base import ServerAdapter
 from .state import ProcessState
 from .websockets.closing import close_all as close_all_websockets
@@ -28,11 +29,15 @@ from .websockets.closing import close_all as close_all_websockets
 DATABASE_CLOSE_RESERVE = 0.25
 
 
-def build_steps(state: ProcessState, adapter: ServerAdapter) -> list[Step]:
+def build_steps(
+    state: ProcessState, adapter: ServerAdapter, before_drain: BeforeDrainHooks | None = None
+) -> list[Step]:
     coordinator = state.coordinator
+    before_drain = before_drain or BeforeDrainHooks(state.lifecycle.progress)
 
     async def run_before_drain_hooks(deadline: Deadline) -> list[str]:
-        return await hooks.run_all(deadline, state.lifecycle.progress, phase=BEFORE_DRAIN)
+        # Once per drain: a `manage.py drain` (preStop) may have started them already.
+        return await before_drain.finished(deadline)
 
     async def pre_drain_delay(deadline: Deadline) -> list[str]:
         # Readiness already fails; load balancers need this long to stop sending traffic.

@@ -14,7 +14,8 @@ import threading
 
 
 class TcpProxy:
-    def __init__(self, target: tuple[str, int]) -> None:
+    def __init__(self, target: tuple[str, int] | str) -> None:
+        """`target`: (host, port), or the path of a Unix socket (the embedded PostgreSQL)."""
         self.target = target
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = int(self.listener.getsockname()[1])
@@ -30,7 +31,7 @@ class TcpProxy:
                 client, _ = self.listener.accept()
             except OSError:
                 return  # the listener was closed by cut()
-            upstream = socket.create_connection(self.target)
+            upstream = _connect(self.target)
             with self._lock:
                 self.pairs.append((client, upstream))
             threading.Thread(target=self._relay, args=(client, upstream), daemon=True).start()
@@ -72,3 +73,11 @@ class TcpProxy:
     def close(self) -> None:
         if not self._stop.is_set():
             self.cut()
+
+
+def _connect(target: tuple[str, int] | str) -> socket.socket:
+    if isinstance(target, str):
+        upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        upstream.connect(target)
+        return upstream
+    return socket.create_connection(target)

@@ -16,7 +16,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -130,9 +130,14 @@ def test_a_hook_hanging_past_the_deadline_leaves_the_database_its_time(server_fa
 @pytest.fixture
 def database_behind_a_relay() -> Iterator[tuple[TcpProxy, str]]:
     url = urlsplit(database_url_for_test_db())
-    proxy = TcpProxy((url.hostname or "127.0.0.1", url.port or 5432))
+    query = parse_qs(url.query)
+    port = url.port or 5432
+    if "host" in query:  # the embedded PostgreSQL listens on a Unix socket in that directory
+        proxy = TcpProxy(f"{query.pop('host')[0]}/.s.PGSQL.{port}")
+    else:
+        proxy = TcpProxy((url.hostname or "127.0.0.1", port))
     netloc = f"{url.username}@127.0.0.1:{proxy.port}"
-    yield proxy, urlunsplit(url._replace(netloc=netloc))
+    yield proxy, urlunsplit(url._replace(netloc=netloc, query=urlencode(query, doseq=True)))
     proxy.close()
 
 

@@ -109,3 +109,22 @@ def test_sigterm_during_the_drains_delay_waits_only_for_the_rest(control_server,
     assert server.output.count("pre-drain delay: serving 2s more") == 1  # not started again
     [report] = [line for line in server.lines if "graceful shutdown took" in line]
     assert f"[pid {pid}]" in report and "graceful_django" in report
+
+
+def test_drain_runs_the_before_drain_hooks_once_and_the_signal_does_not_repeat_them(
+    control_server, runtime_env
+):
+    # A preStop drain is where deregistration must happen: the SIGTERM comes only after the
+    # pre-drain delay, and the traffic service discovery sends meanwhile would be refused.
+    hook = {"hook": "tests.testapp.hooks.announce", "phase": "before_drain", "name": "announce"}
+    server = control_server("daphne", env={**DELAY, "TEST_GRACEFUL_HOOKS": json.dumps([hook])})
+    drain = _start_drain(runtime_env, "--timeout", "20")
+    server.wait_for_log("BEFORE_DRAIN_HOOK ran")
+    assert status_code(f"{server.base_url}/ping") == 200  # within the delay: still served
+    out, err = drain.communicate(timeout=30)
+    assert drain.returncode == 0, out + err
+
+    server.send(signal.SIGTERM)
+    assert server.wait_exit(10) == 0, server.output
+    assert server.output.count("BEFORE_DRAIN_HOOK ran") == 1, server.output
+    assert server.output.count("hook announce started") == 1, server.output

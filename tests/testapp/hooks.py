@@ -103,3 +103,7 @@ async def blocks_the_loop() -> None:
     its socket's buffer until the connections close (tests/test_connections.py)."""
     print("HOOK_BLOCKS_LOOP", flush=True)
     time.sleep(1)  # blocking on purpose: the loop reads nothing meanwhile
+
+
+def announce() -> None:
+    print(f"BEFORE_DRAIN_HOOK ran in {os.getpid()}", flush=True)
