@@ -36,7 +36,10 @@ def report_backends_left(sender: Any, report: Any, **kwargs: Any) -> None:
         while rows and time.monotonic() < settled_by:
             time.sleep(0.02)  # PostgreSQL tells nobody when a backend has exited
             rows = conn.execute(query, [application_name]).fetchall()
-    print(f"BACKENDS_AT_EXIT={len(rows)} {rows}", file=sys.stderr, flush=True)
+    # One write with its newline: unbuffered, print() writes the end apart, and two workers
+    # sharing the pipe then put their lines on one.
+    sys.stderr.write(f"BACKENDS_AT_EXIT={len(rows)} {rows}\n")
+    sys.stderr.flush()
 
 
 def _raise(sender: Any, **kwargs: Any) -> None:
