@@ -12,6 +12,36 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 
+class LostWatch:
+    """From now on, each of `connections` is watched for its `method` being called."""
+
+    def __init__(self, connections: Iterable[Any], method: str) -> None:
+        self.pending = set(connections)
+        self._all_lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        for connection in self.pending:
+            self._watch(connection, method)
+
+    def _watch(self, connection: Any, method: str) -> None:
+        original = getattr(connection, method)
+
+        def lost(*args: Any) -> None:
+            original(*args)
+            self.pending.discard(connection)
+            if not self.pending and not self._all_lost.done():
+                self._all_lost.set_result(None)
+
+        setattr(connection, method, lost)
+
+    async def wait(self, timeout: float) -> set[Any]:
+        """Until every one is gone, at most `timeout` seconds; those still open then."""
+        if self.pending:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._all_lost), timeout)
+            except TimeoutError:
+                pass
+        return set(self.pending)
+
+
 async def wait_lost(
     connections: Iterable[Any],
     method: str,
@@ -20,27 +50,7 @@ async def wait_lost(
 ) -> set[Any]:
     """Until each of `connections` had its `method` called, at most `timeout` seconds; those
     still open then. `then` runs once every one is watched (a cut calls `method` at once)."""
-    pending = set(connections)
-    all_lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def watch(connection: Any) -> None:
-        original = getattr(connection, method)
-
-        def lost(*args: Any) -> None:
-            original(*args)
-            pending.discard(connection)
-            if not pending and not all_lost.done():
-                all_lost.set_result(None)
-
-        setattr(connection, method, lost)
-
-    for connection in pending:
-        watch(connection)
+    watch = LostWatch(connections, method)
     if then is not None:
         then()
-    if pending:
-        try:
-            await asyncio.wait_for(asyncio.shield(all_lost), timeout)
-        except TimeoutError:
-            pass
-    return pending
+    return await watch.wait(timeout)

@@ -117,7 +117,7 @@ def _note_when_ended(
                 "every websocket application ended (its disconnect ran) after %.0fms; "
                 "%d closing handshakes left",
                 (time.monotonic() - started) * 1000,
-                len(handshakes.pending),
+                handshakes.open(),
             )
 
     task = asyncio.ensure_future(tracker.wait_empty(share))

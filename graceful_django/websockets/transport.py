@@ -16,11 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol, cast
 
 from .. import refusal
 from ..core.validation import is_whole_number
+from ..servers.lost import LostWatch
 
 MAX_REASON_BYTES = 123  # a close frame's payload is at most 125 bytes, 2 of them the code
 
@@ -89,7 +91,7 @@ def _written_at_once(transport: Any) -> Iterator[None]:
 
     def write(data: bytes) -> None:
         sent = 0
-        if _nothing_queued(transport):
+        if _nothing_buffered(transport):
             try:
                 sent = transport.socket.send(data)
             except OSError:  # full, or gone: Twisted's own write handles both
@@ -104,7 +106,7 @@ def _written_at_once(transport: Any) -> Iterator[None]:
         del transport.write
 
 
-def _nothing_queued(transport: Any) -> bool:
+def _nothing_buffered(transport: Any) -> bool:
     return bool(
         transport.connected
         and not transport.disconnecting
@@ -198,45 +200,38 @@ class ClosingHandshakes:
     def __init__(self, sends: list[tuple[Labelled, Any]]) -> None:
         """`sends`: (whose label names it, the ASGI send the server gave the app) of each
         websocket; the labels are read only for the connections cut."""
-        self.pending: dict[Any, Labelled] = {}
+        self._owner: dict[Any, Labelled] = {}
         self._cut: dict[Any, Callable[[], None]] = {}
-        self._all_closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        for label, send in sends:
+        # The method each server calls once the connection is gone.
+        watched: dict[str, list[Any]] = {"connection_lost": [], "connectionLost": []}
+        for owner, send in sends:
             protocol = uvicorn_protocol(send)
             if protocol is not None:
                 if not protocol.transport.is_closing():
-                    self._watch(protocol, "connection_lost", label, protocol.transport.abort)
-                continue
-            protocol = daphne_protocol(send)
-            if protocol is not None and getattr(protocol.transport, "connected", False):
-                cut = functools.partial(drop_connection, protocol)
-                self._watch(protocol, "connectionLost", label, cut)
+                    watched["connection_lost"].append(protocol)
+                    self._cut[protocol] = protocol.transport.abort
+            else:
+                protocol = daphne_protocol(send)
+                if protocol is None or not getattr(protocol.transport, "connected", False):
+                    continue
+                watched["connectionLost"].append(protocol)
+                self._cut[protocol] = functools.partial(drop_connection, protocol)
+            self._owner[protocol] = owner
+        self._watches = [LostWatch(found, method) for method, found in watched.items() if found]
 
-    def _watch(self, protocol: Any, method: str, label: Labelled, cut: Callable[[], None]) -> None:
-        self.pending[protocol] = label
-        self._cut[protocol] = cut
-        original = getattr(protocol, method)
-
-        def connection_lost(reason: Any) -> None:
-            original(reason)
-            self.pending.pop(protocol, None)
-            if not self.pending and not self._all_closed.done():
-                self._all_closed.set_result(None)
-
-        setattr(protocol, method, connection_lost)
+    def open(self) -> int:
+        """How many of the watched connections are still open."""
+        return sum(len(watch.pending) for watch in self._watches)
 
     async def wait(self, timeout: float) -> list[str]:
         """Wait until every watched connection ended; end and name those left after `timeout`."""
-        if not self.pending:
-            return []
-        try:
-            await asyncio.wait_for(asyncio.shield(self._all_closed), timeout)
-            return []
-        except TimeoutError:
-            left = dict(self.pending)
+        ends = time.monotonic() + timeout
+        left: list[Any] = []
+        for watch in self._watches:
+            left.extend(await watch.wait(max(0.0, ends - time.monotonic())))
         for protocol in left:
             self._cut[protocol]()
-        return [owner.label for owner in left.values()]
+        return [self._owner[protocol].label for protocol in left]
 
 
 def uvicorn_protocol(send: Any) -> Any | None:
