@@ -155,7 +155,8 @@ async def _close(
             await asyncio.wait(set(registry.direct_tasks), timeout=FRAMES_WAIT)
     finally:
         await registry.disconnects.release()
-        await each_in_batches(connections, lambda c: tell_disconnected(c.raw_send, code))
+        daphne = [c.protocol for c in connections if c.protocol is not None]
+        await each_in_batches(daphne, lambda protocol: tell_disconnected(protocol, code))
     tracker = connections[0].coordinator.websockets
     # The `disconnect`s before the clients' answers, whose reading and TCP teardown are
     # most of daphne's work at this step; a handler that takes longer does not hold them.
