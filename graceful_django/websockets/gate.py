@@ -12,9 +12,8 @@ keeps serving the rest (the other clients, the remaining handshakes) meanwhile.
 from __future__ import annotations
 
 import asyncio
-import collections
 
-from .delivery import BATCH
+from .delivery import each_in_batches
 
 
 class Gate:
@@ -22,7 +21,7 @@ class Gate:
 
     def __init__(self) -> None:
         self._held = False
-        self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._waiting: list[asyncio.Future[None]] = []
 
     def hold(self) -> None:
         self._held = True
@@ -36,11 +35,14 @@ class Gate:
         await waiter  # a cancelled waiter (the consumer was stopped) is skipped by release
 
     async def release(self) -> None:
-        """Open, letting the waiters through in arrival order, a batch per turn of the loop."""
+        """Open, letting the waiters through in arrival order, a batch per turn of the loop.
+
+        Once open no one waits any more, so those waiting now are all there will be."""
         self._held = False
-        while self._waiting:
-            for _ in range(min(BATCH, len(self._waiting))):
-                waiter = self._waiting.popleft()
-                if not waiter.done():
-                    waiter.set_result(None)
-            await asyncio.sleep(0)
+        waiting, self._waiting = self._waiting, []
+        await each_in_batches(waiting, _let_through)
+
+
+def _let_through(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
