@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -23,22 +22,14 @@ from tests.operations import (
     status_code,
     wait_status,
 )
+from tests.redis_service import unreachable
 
-REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
-REDIS_URL = f"redis://{REDIS_HOST}:{REDIS_PORT}/9"
+REDIS_URL = "redis://127.0.0.1:6379/9"
 LISTENING = "fleet control on channel layer group"
 
-
-def _redis_reachable() -> bool:
-    try:
-        socket.create_connection((REDIS_HOST, REDIS_PORT), timeout=1).close()
-    except OSError:
-        return False
-    return True
-
-
+_REDIS_MISSING = unreachable(REDIS_URL)
 pytestmark = pytest.mark.skipif(
-    not _redis_reachable(), reason=f"no Redis at {REDIS_HOST}:{REDIS_PORT} for the channel layer"
+    _REDIS_MISSING is not None, reason=f"{_REDIS_MISSING}: the fleet's channel layer needs one"
 )
 
 

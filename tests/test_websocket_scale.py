@@ -12,11 +12,10 @@ import asyncio
 import os
 import re
 import signal
-import socket
-from urllib.parse import urlparse
 
 import pytest
 
+from tests.redis_service import unreachable
 from tests.test_websockets import (
     REASON,
     Closed,
@@ -37,11 +36,9 @@ LAYER_CASES = [(kind, layer) for layer in ("memory", "redis") for kind in ("daph
 def layer_env(layer: str) -> dict[str, str]:
     if layer == "memory":
         return {}
-    address = urlparse(REDIS_URL)
-    try:
-        socket.create_connection((address.hostname, address.port or 6379), timeout=1).close()
-    except OSError as error:
-        pytest.skip(f"no Redis at {REDIS_URL} ({error}): the Redis layer cases need one")
+    missing = unreachable(REDIS_URL)
+    if missing is not None:
+        pytest.skip(f"{missing}: the Redis layer cases need one")
     return {"REDIS_URL": REDIS_URL}
 
 
