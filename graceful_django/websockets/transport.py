@@ -13,7 +13,6 @@ answers a handshake with any HTTP response through the `websocket.http.response`
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import time
@@ -27,6 +26,8 @@ from ..servers.lost import LostWatch
 MAX_REASON_BYTES = 123  # a close frame's payload is at most 125 bytes, 2 of them the code
 
 _RESERVED_CODES = frozenset({1004, 1005, 1006, 1015})
+# How long a refused handshake's application waits for uvicorn to report the connection gone.
+REFUSAL_LOSS_WAIT = 1.0
 
 
 class Labelled(Protocol):
@@ -152,6 +153,14 @@ def deny_daphne_handshake(protocol: Any, status: int) -> bool:
 async def refuse_handshake(scope: dict[str, Any], send: Any, retry_after: int) -> None:
     """Refuse a handshake that has not been accepted: HTTP 503 where the server allows it."""
     if "websocket.http.response" in (scope.get("extensions") or {}):
+        # uvicorn's websockets-sansio logs a spurious "ASGI callable returned without
+        # completing handshake" ERROR when the app returns before the connection is lost
+        # (Kludex/uvicorn#3138). Its transport closes with the response's body and reports
+        # the loss on a later turn of the loop: that loss is waited for.
+        protocol = uvicorn_protocol(send)
+        lost = None
+        if protocol is not None and not protocol.transport.is_closing():
+            lost = LostWatch([protocol], "connection_lost")
         await send(
             {
                 "type": "websocket.http.response.start",
@@ -160,11 +169,8 @@ async def refuse_handshake(scope: dict[str, Any], send: Any, retry_after: int) -
             }
         )
         await send({"type": "websocket.http.response.body", "body": refusal.WEBSOCKET_BODY})
-        # uvicorn's websockets-sansio logs a spurious "ASGI callable returned without
-        # completing handshake" ERROR when the app returns before the connection is lost
-        # (Kludex/uvicorn#3138). Its transport was just closed and reports the loss on the
-        # loop's next turn; yielding once lets that happen first.
-        await asyncio.sleep(0)
+        if lost is not None:
+            await lost.wait(REFUSAL_LOSS_WAIT)
         return
     protocol = daphne_protocol(send)
     if protocol is not None and deny_daphne_handshake(protocol, refusal.STATUS):
