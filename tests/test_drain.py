@@ -95,17 +95,32 @@ def test_sigint_behaves_like_sigterm(server_factory, kind):
 
 
 @pytest.mark.parametrize("kind", SERVERS)
-def test_second_signal_forces_exit_within_a_second(server_factory, kind):
+def test_repeated_sigterm_goes_on_and_a_second_sigint_forces_the_exit(server_factory, kind):
     server = server_factory(kind)
     pool, futures = _start_slow_requests(server, 1, 20)
     _wait_views_started(server, 2)
     server.send(signal.SIGTERM)
     server.wait_for_log("shutdown step: drain requests")
+    # A supervisor's duplicate (a master forwarding what the control group already got).
     server.send(signal.SIGTERM)
+    server.wait_for_log("SIGTERM again, the shutdown goes on")
+    assert server.process is not None and server.process.poll() is None, server.output
+    server.send(signal.SIGINT)  # Ctrl+C during the shutdown
     code = server.wait_exit(5)
-    assert code == 128 + signal.SIGTERM, server.output
-    assert "second signal" in server.output
+    assert code == 128 + signal.SIGINT, server.output
+    assert "second signal SIGINT, forcing exit" in server.output
     # The 20 s requests were cut, not answered.
+    assert all(future.result()[0] != 200 for future in futures)
+    pool.shutdown()
+
+
+def test_sigquit_forces_the_exit_at_once(server_factory):
+    server = server_factory("uvicorn")
+    pool, futures = _start_slow_requests(server, 1, 20)
+    _wait_views_started(server, 2)
+    server.send(signal.SIGQUIT)
+    assert server.wait_exit(5) == 128 + signal.SIGQUIT, server.output
+    assert "SIGQUIT, forcing exit" in server.output
     assert all(future.result()[0] != 200 for future in futures)
     pool.shutdown()
 

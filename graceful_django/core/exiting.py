@@ -2,7 +2,8 @@
 
 0        the sequence finished before GRACEFUL_TIMEOUT (the report names anything forced)
 1        GRACEFUL_TIMEOUT was reached; the work still running was abandoned
-128 + N  a second signal N (130 for SIGINT, 143 for SIGTERM) forced the exit at once
+130      a second SIGINT (Ctrl+C twice) forced the exit at once
+131      SIGQUIT forced the exit at once (a repeated SIGTERM never forces)
 """
 
 from __future__ import annotations
