@@ -5,8 +5,9 @@
 It arms the signal handlers for the server it runs under (daphne and Channels' runworker at
 import time, told by who imports the application; uvicorn, hypercorn, granian and other
 servers at ASGI lifespan startup), tracks every HTTP call from its first byte to its last
-chunk, refuses new work with a 503 during a drain, and answers lifespan shutdown once the
-shutdown sequence is over.
+chunk, serves what reaches it during a drain with `Connection: close` (a 503 past the
+serving cutoff, or in "refuse" mode), and answers lifespan shutdown once the shutdown
+sequence is over.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from .hooks.before_drain import BeforeDrainHooks
 from .lifecycle import Lifecycle, StepsFactory
 from .middleware import SCOPE_TICKET_KEY, request_label
 from .operations.health import served_during_drain
-from .refusal import send_http_refusal
+from .refusal import closing_send, send_http_refusal
 from .servers.base import GenericAdapter, ServerAdapter
 from .servers.daphne import DaphneAdapter, running_under_daphne
 from .servers.lifespan import lifespan_adapter
@@ -81,7 +82,7 @@ class GracefulShutdown:
         coordinator = state.coordinator
         adapter = state.lifecycle.adapter
         # Admitted by the server before the drain (its body was still arriving): served.
-        admitted = adapter.admitted_ticket(send) if coordinator.refusing and adapter else None
+        admitted = adapter.admitted_ticket(send) if coordinator.delay_over and adapter else None
         if admitted is None and not coordinator.ready and served_during_drain(scope["path"]):
             # Probes and scrapes must see the drain and must not hold it up: served, untracked.
             await self.app(scope, receive, send)
@@ -95,6 +96,9 @@ class GracefulShutdown:
             return
         else:
             ticket = requests.open(request_label(scope["method"], scope["path"]))
+        if not coordinator.ready:
+            # Served during a drain: the client must open its next request elsewhere.
+            send = closing_send(send)
         # The middleware sees it there and leaves the tracking to us.
         cast(dict[str, Any], scope)[SCOPE_TICKET_KEY] = ticket
         try:

@@ -13,9 +13,18 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 
+from .core.validation import is_number
+
 DEFAULT_TIMEOUT = 30.0  # Kubernetes' default terminationGracePeriodSeconds
 DEFAULT_RETRY_AFTER = 5
 DEFAULT_PRE_DRAIN_DELAY = 0.0
+DRAIN_MODES = ("serve", "refuse")
+DEFAULT_DRAIN_MODE = "serve"  # as Go's Server.Shutdown, Envoy and nginx: serve, then close
+# Seconds before the deadline from which a request that still reaches a draining process
+# gets a 503: its response might not fit. At most a quarter of what the pre-drain delay
+# leaves of GRACEFUL_TIMEOUT, so that short timeouts still serve most of their time.
+DEFAULT_SERVE_CUTOFF = 5.0
+SERVE_CUTOFF_SHARE = 0.25
 DEFAULT_WS_CLOSE_CODE = 1001  # Going Away
 DEFAULT_WS_CLOSE_REASON = "Server shutting down"
 DEFAULT_WS_CLOSE_TIMEOUT = 5.0
@@ -31,6 +40,8 @@ DEFAULTS: dict[str, Any] = {
     "GRACEFUL_TIMEOUT": DEFAULT_TIMEOUT,
     "GRACEFUL_RETRY_AFTER": DEFAULT_RETRY_AFTER,
     "GRACEFUL_PRE_DRAIN_DELAY": DEFAULT_PRE_DRAIN_DELAY,
+    "GRACEFUL_DRAIN_MODE": DEFAULT_DRAIN_MODE,
+    "GRACEFUL_SERVE_CUTOFF": COMPUTED,
     "GRACEFUL_WS_CLOSE_CODE": DEFAULT_WS_CLOSE_CODE,
     "GRACEFUL_WS_CLOSE_REASON": DEFAULT_WS_CLOSE_REASON,
     "GRACEFUL_WS_CLOSE_TIMEOUT": DEFAULT_WS_CLOSE_TIMEOUT,
@@ -55,9 +66,17 @@ class Settings:
 
     def default(self, name: str) -> Any:
         value = DEFAULTS[name]
-        if value is COMPUTED:  # only GRACEFUL_METRICS_PATH
-            return PROMETHEUS_METRICS_PATH if apps.is_installed("django_prometheus") else None
-        return value
+        if value is not COMPUTED:
+            return value
+        if name == "GRACEFUL_SERVE_CUTOFF":
+            timeout, delay = self._get("GRACEFUL_TIMEOUT"), self._get("GRACEFUL_PRE_DRAIN_DELAY")
+            if not is_number(timeout) or timeout <= 0:
+                timeout = DEFAULT_TIMEOUT  # what a bad timeout falls back to (E001)
+            if not is_number(delay) or not 0 <= delay < timeout:
+                delay = DEFAULT_PRE_DRAIN_DELAY  # likewise (E040, E041)
+            return min(DEFAULT_SERVE_CUTOFF, (timeout - delay) * SERVE_CUTOFF_SHARE)
+        # GRACEFUL_METRICS_PATH
+        return PROMETHEUS_METRICS_PATH if apps.is_installed("django_prometheus") else None
 
     def _get(self, name: str) -> Any:
         if name in self._defaulted:
@@ -89,8 +108,24 @@ class Settings:
 
     @property
     def GRACEFUL_PRE_DRAIN_DELAY(self) -> float:
-        """Seconds between failing readiness and refusing work (load balancers catch up)."""
+        """Seconds between failing readiness and the drain proper (load balancers catch up)."""
         return self._get("GRACEFUL_PRE_DRAIN_DELAY")  # type: ignore[no-any-return]
+
+    @property
+    def GRACEFUL_DRAIN_MODE(self) -> str:
+        """What a request that reaches a draining process gets after the pre-drain delay:
+        "serve" (served, with `Connection: close`) or "refuse" (a 503 at once)."""
+        return self._get("GRACEFUL_DRAIN_MODE")  # type: ignore[no-any-return]
+
+    @property
+    def GRACEFUL_SERVE_CUTOFF(self) -> float:
+        """Seconds before the deadline from which such a request gets a 503 in "serve" mode."""
+        return self._get("GRACEFUL_SERVE_CUTOFF")  # type: ignore[no-any-return]
+
+    @property
+    def refuses_when_draining(self) -> bool:
+        """Whether the drain proper refuses new work at once (the "refuse" mode)."""
+        return self.GRACEFUL_DRAIN_MODE == "refuse"
 
     @property
     def GRACEFUL_WS_CLOSE_CODE(self) -> int:

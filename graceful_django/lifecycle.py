@@ -102,6 +102,7 @@ class Lifecycle:
         assert self.adapter is not None and self.build_steps is not None
         deadline = Deadline(float(conf.GRACEFUL_TIMEOUT))
         Watchdog(deadline, self._deadline_reached).start()
+        self._start_serving_cutoff(deadline)
         self.coordinator.begin_shutdown()
         self._send(shutdown_started, coordinator=self.coordinator)
         report = await run_steps(self.build_steps(self.adapter), deadline, self.progress)
@@ -116,6 +117,24 @@ class Lifecycle:
         atexit.register(exit_now, code)
         await self.adapter.finish(code)
         return report
+
+    def _start_serving_cutoff(self, deadline: Deadline) -> None:
+        """In "serve" mode, new requests get a 503 once their response might not fit."""
+        if conf.refuses_when_draining:
+            return
+        cutoff = float(conf.GRACEFUL_SERVE_CUTOFF)
+        assert self.loop is not None
+        # A deadline by design, not a poll: nothing else happens at that moment.
+        self.loop.call_later(max(0.0, deadline.remaining() - cutoff), self._serving_cut_off, cutoff)
+
+    def _serving_cut_off(self, cutoff: float) -> None:
+        if self.coordinator.refusing:
+            return
+        logger.info(
+            "serving cutoff: %gs before GRACEFUL_TIMEOUT, new requests get a 503 from now on",
+            cutoff,
+        )
+        self.coordinator.refuse_new_work()
 
     def _deadline_reached(self) -> None:
         """Runs in the watchdog thread: name what is left, then end the process."""

@@ -1,4 +1,5 @@
-"""The one answer to work refused during a drain: 503, Retry-After, and a short text.
+"""The one answer to work refused during a drain: 503, Retry-After, and a short text; and the
+`Connection: close` of work served during one.
 
 The same status, headers and body go out however the work arrived: through the ASGI
 wrapper, through the middleware (WSGI, the test client), or as a websocket handshake.
@@ -7,7 +8,7 @@ A refused request was not processed, so a client may always retry it.
 
 from __future__ import annotations
 
-from asgiref.typing import ASGISendCallable
+from asgiref.typing import ASGISendCallable, ASGISendEvent
 from django.http import HttpResponse
 
 STATUS = 503
@@ -44,6 +45,21 @@ async def send_http_refusal(send: ASGISendCallable, retry_after: int) -> None:
         }
     )
     await send({"type": "http.response.body", "body": HTTP_BODY, "more_body": False})
+
+
+def closing_send(send: ASGISendCallable) -> ASGISendCallable:
+    """`send`, with `Connection: close` added to the response's head (once: the middleware may
+    have added it to a Django response already)."""
+
+    async def send_closing(message: ASGISendEvent) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", ()))
+            if not any(name.lower() == b"connection" for name, _ in headers):
+                headers.append((b"connection", b"close"))
+                message = {**message, "headers": headers}
+        await send(message)
+
+    return send_closing
 
 
 def refusal_response(retry_after: int) -> HttpResponse:

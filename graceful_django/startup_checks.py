@@ -48,6 +48,10 @@ SETTING_OF = {
     "graceful_django.E043": "GRACEFUL_RUNTIME_DIR",
     "graceful_django.E044": "GRACEFUL_FLEET_GROUP",
     "graceful_django.E045": "GRACEFUL_METRICS_PATH",
+    "graceful_django.E046": "GRACEFUL_DRAIN_MODE",
+    "graceful_django.E047": "GRACEFUL_SERVE_CUTOFF",
+    # Whose default leaves time to serve: the computed one is a quarter of the timeout.
+    "graceful_django.E048": "GRACEFUL_SERVE_CUTOFF",
 }
 
 

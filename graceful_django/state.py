@@ -73,7 +73,7 @@ class ProcessState:
         """Fresh shutdown state, as in a process that has just started."""
         coordinator = Coordinator()
         self.coordinator = coordinator
-        self.pre_drain = PreDrain(coordinator)
+        self.pre_drain = PreDrain(coordinator, lambda: conf.refuses_when_draining)
         self.lifecycle = Lifecycle(coordinator)
         self.websockets = Registry()
         # Threads close the database connections they opened, as Django does after a request.

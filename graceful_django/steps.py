@@ -1,10 +1,11 @@
 """The shutdown steps in their order, built from the settings.
 
 run before-drain hooks -> pre-drain delay -> stop accepting -> close websockets ->
-drain requests -> cancel background tasks -> run hooks by priority -> close database
-connections -> close connections. The before-drain hooks (deregistration, telling peers)
-run while the server still serves; the others run before the database closes so that
-they can still use it; the connections close last.
+drain requests -> cancel background tasks -> run hooks by priority -> close connections ->
+close database connections. The before-drain hooks (deregistration, telling peers) run
+while the server still serves; the connections close after the hooks, serving whatever
+request is already in their buffers, and the database closes last, once nothing can use
+it any more.
 """
 
 from __future__ import annotations
@@ -50,7 +51,10 @@ def build_steps(
         return []
 
     async def stop_accepting(deadline: Deadline) -> list[str]:
-        coordinator.refuse_new_work()
+        # What still reaches the process from now on (kept-alive connections, the backlog, a
+        # listening socket shared with other processes) is served with Connection: close,
+        # unless the user asked for the 503 of "refuse" mode.
+        coordinator.end_delay(refuse=conf.refuses_when_draining)
         adapter.stop_accepting()
         return []
 
@@ -91,7 +95,9 @@ def build_steps(
         Step("drain requests", drain_requests),
         Step("cancel background tasks", cancel_tasks),
         Step("run hooks", run_hooks),
-        Step("close database connections", close_databases),
-        # Last: until here a client sending on an idle connection gets a 503, not an EOF.
+        # Until here a client sending on an idle connection is served, not met with an EOF;
+        # what is in a connection's buffer when it closes is served too.
         Step("close connections", close_connections),
+        # Last: the requests served while the connections closed may have used the database.
+        Step("close database connections", close_databases),
     ]

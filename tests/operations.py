@@ -24,6 +24,12 @@ def status_code(url: str, timeout: float = 5.0) -> int | str:
         return type(error).__name__
 
 
+def served_and_closed(url: str, timeout: float = 5.0) -> bool:
+    """Answered 200 with `Connection: close`: how a drained process serves a late request."""
+    response = httpx.get(url, timeout=timeout)
+    return response.status_code == 200 and response.headers.get("connection") == "close"
+
+
 def run_drain(
     env: dict[str, str], *args: str, timeout: float = 60.0
 ) -> subprocess.CompletedProcess[str]:

@@ -52,6 +52,13 @@ if os.environ.get("TEST_NO_LOGGING"):
 if os.environ.get("TEST_SECRET_KEY_FALLBACKS"):
     SECRET_KEY_FALLBACKS = os.environ["TEST_SECRET_KEY_FALLBACKS"].split(",")
 
+# The drain's answer to late requests (tests/test_health.py, test_connections.py): "refuse"
+# is the 503 of graceful_django 0.1; the default serves them.
+if os.environ.get("GRACEFUL_DRAIN_MODE"):
+    GRACEFUL_DRAIN_MODE = os.environ["GRACEFUL_DRAIN_MODE"]
+if os.environ.get("GRACEFUL_SERVE_CUTOFF"):
+    GRACEFUL_SERVE_CUTOFF = float(os.environ["GRACEFUL_SERVE_CUTOFF"])
+
 # Knobs of the settings and metrics tests (tests/test_startup_checks.py, test_metrics.py).
 if os.environ.get("TEST_PUSHGATEWAY"):
     GRACEFUL_PUSHGATEWAY = os.environ["TEST_PUSHGATEWAY"]

@@ -36,8 +36,25 @@ def response_or_log(connection: RawConnection, server: ServerProcess) -> Respons
         raise AssertionError(f"{error}\n{server.output}") from error
 
 
+def kept_alive_during_a_drain(
+    server: ServerProcess, count: int, token: str, seconds: float
+) -> tuple[list[RawConnection], RawConnection]:
+    """`count` kept-alive connections, each answered once, and a slow request in flight;
+    then SIGTERM, and back once the drain step runs."""
+    kept_alive = [RawConnection(server.port) for _ in range(count)]
+    for connection in kept_alive:
+        connection.request("GET", "/ping")
+        assert connection.read_response().status == 200
+    slow = RawConnection(server.port)
+    slow.request("GET", f"/slow/async?seconds={seconds}&token={token}")
+    server.wait_for_log(f"wrote async {token}")
+    server.send(signal.SIGTERM)
+    server.wait_for_log(DRAINING)
+    return kept_alive, slow
+
+
 @pytest.mark.parametrize("kind", SERVERS)
-def test_idle_and_kept_alive_connections_get_a_503_not_an_eof(server_factory, kind):
+def test_idle_and_kept_alive_connections_are_served_not_met_with_an_eof(server_factory, kind):
     server = start(server_factory, kind)
     fresh = RawConnection(server.port)  # as a load balancer pre-opens them
     kept_alive = RawConnection(server.port)
@@ -63,8 +80,37 @@ def test_idle_and_kept_alive_connections_get_a_503_not_an_eof(server_factory, ki
     assert server.wait_exit(20) == 0, server.output
     for name, answer in answers.items():
         assert isinstance(answer, Response), (name, answer)
-        assert answer.status == 503, (name, answer)
-        assert answer.closes and answer.headers.get("retry-after"), (name, answer.headers)
+        # Served, and told to take the next request elsewhere.
+        assert answer.status == 200 and answer.closes, (name, answer, answer.headers)
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_past_the_serving_cutoff_a_late_request_gets_a_503(server_factory, kind):
+    """Served with Connection: close while its response can fit, refused after the cutoff."""
+    server = start(server_factory, kind, GRACEFUL_TIMEOUT="8", GRACEFUL_SERVE_CUTOFF="5")
+    # The slow request holds the drain past the cutoff (3 s after the signal).
+    (early, late), slow = kept_alive_during_a_drain(server, 2, "cutoff", seconds=5)
+    early.request("GET", "/ping")
+    answer = response_or_log(early, server)
+    assert answer.status == 200 and answer.closes, answer
+    server.wait_for_log("serving cutoff: 5s before GRACEFUL_TIMEOUT")
+    late.request("GET", "/ping")
+    answer = response_or_log(late, server)
+    assert answer.status == 503 and answer.closes and answer.headers.get("retry-after"), answer
+    assert slow.read_response().status == 200
+    assert server.wait_exit(20) == 0, server.output
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_in_refuse_mode_a_kept_alive_connection_gets_a_503(server_factory, kind):
+    """GRACEFUL_DRAIN_MODE = "refuse": the 503 of graceful_django 0.1, as soon as the drain runs."""
+    server = start(server_factory, kind, GRACEFUL_DRAIN_MODE="refuse")
+    [kept_alive], slow = kept_alive_during_a_drain(server, 1, "refuse", seconds=2)
+    kept_alive.request("GET", "/ping")
+    answer = response_or_log(kept_alive, server)
+    assert answer.status == 503 and answer.closes and answer.headers.get("retry-after"), answer
+    assert slow.read_response().status == 200
+    assert server.wait_exit(20) == 0, server.output
 
 
 @pytest.mark.parametrize("kind", SERVERS)
@@ -80,7 +126,7 @@ def test_request_unread_when_the_connections_close_is_answered(server_factory, k
     server.wait_for_log("HOOK_BLOCKS_LOOP")
     idle.request("GET", "/ping")
     answer = response_or_log(idle, server)
-    assert answer.status == 503 and answer.closes, answer
+    assert answer.status == 200 and answer.closes, answer
     assert server.wait_exit(20) == 0, server.output
 
 
@@ -99,7 +145,7 @@ def test_connection_in_the_kernel_backlog_at_sigterm_is_answered(server_factory,
         connection.request("GET", "/ping")
     for connection in waiting:
         answer = response_or_log(connection, server)
-        assert answer.status == 503 and answer.closes, answer
+        assert answer.status == 200 and answer.closes, answer
     assert slow.read_response().status == 200
     assert server.wait_exit(20) == 0, server.output
 

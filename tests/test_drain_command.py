@@ -16,6 +16,7 @@ import pytest
 from tests.operations import (
     control_request,
     run_drain,
+    served_and_closed,
     start_slow_requests,
     status_code,
     wait_status,
@@ -47,7 +48,7 @@ def test_drain_two_daphne_processes_then_undrain_then_shutdown(control_server, r
         assert f"{head}: drained, 0 requests" in drained.stdout
         assert status_code(f"{server.base_url}/healthz/ready") == 503
         assert status_code(f"{server.base_url}/healthz/live") == 200
-        assert status_code(f"{server.base_url}/ping") == 503
+        assert served_and_closed(f"{server.base_url}/ping")
     assert "2 servers drained" in drained.stdout
 
     undrained = run_drain(runtime_env, "--undrain")
@@ -75,7 +76,7 @@ def test_drain_under_uvicorn_and_json_output(control_server, runtime_env):
     assert status["drained"] is True and status["ready"] is False and status["live"] is True
     assert f"127.0.0.1:{server.port}" in status["listening"]
     assert status_code(f"{server.base_url}/healthz/ready") == 503
-    assert status_code(f"{server.base_url}/ping") == 503
+    assert served_and_closed(f"{server.base_url}/ping")
 
     assert run_drain(runtime_env, "--undrain").returncode == 0
     assert status_code(f"{server.base_url}/ping") == 200
@@ -146,12 +147,14 @@ def test_control_socket_answers_bad_messages_and_changes_nothing(control_server,
     assert status_code(f"{server.base_url}/ping") == 200
 
 
-def test_drain_no_delay_refuses_at_once_and_sigterm_skips_the_delay(control_server, runtime_env):
+def test_drain_no_delay_drains_at_once_and_sigterm_skips_the_delay(control_server, runtime_env):
     """`--no-delay`: the operator says the load balancers need no time."""
-    server = control_server("daphne", env={"GRACEFUL_PRE_DRAIN_DELAY": "5"})
+    server = control_server(
+        "daphne", env={"GRACEFUL_PRE_DRAIN_DELAY": "5", "GRACEFUL_DRAIN_MODE": "refuse"}
+    )
     result = run_drain(runtime_env, "--no-delay")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert status_code(f"{server.base_url}/ping") == 503
+    assert status_code(f"{server.base_url}/ping") == 503  # "refuse" mode: at once
     assert "pre-drain delay: serving" not in server.output
     server.send(signal.SIGTERM)
     server.wait_for_log("pre-drain delay: over already")

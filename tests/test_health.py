@@ -73,11 +73,13 @@ def test_pre_drain_delay_serves_then_refuses_new_connections(server_factory, kin
     assert server.wait_exit(10) == 0, server.output
 
 
+@pytest.mark.parametrize("mode", ["serve", "refuse"])
 @pytest.mark.parametrize("kind", SERVERS)
-def test_health_endpoints_answer_while_work_is_refused(control_server, runtime_env, kind):
-    server = control_server(kind)
+def test_health_endpoints_answer_during_a_drain(control_server, runtime_env, kind, mode):
+    server = control_server(kind, env={"GRACEFUL_DRAIN_MODE": mode})
     [reply] = control_request(runtime_env, server.process.pid, b'{"op": "drain"}\n')
-    assert reply["status"]["refusing"] is True
+    assert reply["status"]["delay_over"] is True
+    assert reply["status"]["refusing"] is (mode == "refuse")
     ready = httpx.get(f"{server.base_url}/healthz/ready")
     assert ready.status_code == 503
     assert ready.json() == {
@@ -89,10 +91,13 @@ def test_health_endpoints_answer_while_work_is_refused(control_server, runtime_e
     }
     assert ready.headers["cache-control"] == "no-store"
     assert httpx.get(f"{server.base_url}/healthz/live").json()["status"] == "ok"
-    assert status_code(f"{server.base_url}/ping") == 503
     # Probes are not tracked as in-flight work, so they cannot hold a drain up.
     [reply] = control_request(runtime_env, server.process.pid, b'{"op": "status"}\n')
     assert reply["status"]["requests"] == 0 and reply["status"]["drained"] is True
+    ping = httpx.get(f"{server.base_url}/ping")
+    # Served, and the client told to take its next request elsewhere; or refused.
+    assert ping.status_code == (503 if mode == "refuse" else 200)
+    assert ping.headers["connection"] == "close"
     assert "Service Unavailable: /healthz/ready" not in server.output  # not logged as an error
 
 

@@ -1,15 +1,18 @@
-"""Issue 5: one test per system check id of the operations settings (E040-E044, W040-W041)."""
+"""One test per system check id of the operations settings (E040-E048, W040-W041)."""
 
 from __future__ import annotations
 
 from django.core import checks
 from django.test import override_settings
 
+from graceful_django.conf import conf
 from graceful_django.operations.checks import (
+    check_drain_mode,
     check_fleet_group,
     check_health_paths,
     check_pre_drain_delay,
     check_runtime_dir,
+    check_serve_cutoff,
 )
 
 
@@ -19,7 +22,39 @@ def _ids(messages: list[checks.CheckMessage]) -> list[str | None]:
 
 def test_defaults_pass():
     assert check_pre_drain_delay() + check_health_paths() + check_runtime_dir() == []
-    assert check_fleet_group() == []
+    assert check_fleet_group() + check_drain_mode() + check_serve_cutoff() == []
+
+
+def test_e046_unknown_drain_mode():
+    for value in ("Serve", "503", None, True):
+        with override_settings(GRACEFUL_DRAIN_MODE=value):
+            [error] = check_drain_mode()
+            assert error.id == "graceful_django.E046", value
+            assert "must be 'serve' or 'refuse'" in error.msg
+    with override_settings(GRACEFUL_DRAIN_MODE="refuse"):
+        assert check_drain_mode() == []
+
+
+def test_e047_negative_or_non_numeric_cutoff():
+    for value in (-1, "5", None, True, float("nan")):
+        with override_settings(GRACEFUL_SERVE_CUTOFF=value):
+            assert _ids(check_serve_cutoff()) == ["graceful_django.E047"], value
+
+
+@override_settings(GRACEFUL_TIMEOUT=10, GRACEFUL_PRE_DRAIN_DELAY=6, GRACEFUL_SERVE_CUTOFF=4)
+def test_e048_cutoff_and_delay_leave_no_time_to_serve():
+    [error] = check_serve_cutoff()
+    assert error.id == "graceful_django.E048"
+    assert "leave nothing of GRACEFUL_TIMEOUT (10s)" in error.msg
+    with override_settings(GRACEFUL_SERVE_CUTOFF=3.5):
+        assert check_serve_cutoff() == []
+
+
+def test_the_default_cutoff_is_a_quarter_of_what_the_delay_leaves_at_most_5s():
+    assert conf.GRACEFUL_SERVE_CUTOFF == 5.0  # GRACEFUL_TIMEOUT 30
+    with override_settings(GRACEFUL_TIMEOUT=8, GRACEFUL_PRE_DRAIN_DELAY=2):
+        assert conf.GRACEFUL_SERVE_CUTOFF == 1.5
+        assert check_serve_cutoff() == []
 
 
 def test_e040_negative_or_non_numeric_delay():

@@ -2,8 +2,8 @@
 
 gunicorn (2 UvicornWorkers, SIGTERM to the master), hypercorn and granian each get sync
 requests in their views and websockets, then SIGTERM: every request answers 200, every
-websocket gets our close code and reason, a request after the signal is refused or gets a
-503, the process exits 0 with no database backend left. runworker stops on one SIGTERM;
+websocket gets our close code and reason, a request after the signal is refused or served,
+the process exits 0 with no database backend left. runworker stops on one SIGTERM;
 runserver answers a request that a Ctrl+C interrupted.
 """
 
@@ -80,7 +80,8 @@ async def slow_request(
 
 
 async def late_request(server: ServerProcess) -> str:
-    """A request on a new connection after the signal: refused, or answered 503."""
+    """A request on a new connection after the signal: refused (the listener is closed), or
+    served (it reached the process anyway: a listener we cannot close, the backlog)."""
     try:
         async with httpx.AsyncClient(timeout=10) as client:
             return str((await client.get(f"{server.base_url}/ping")).status_code)
@@ -139,7 +140,7 @@ def test_sigterm_drains_requests_and_closes_websockets(server_factory, kind):
     assert outcome.closes == [(1001, REASON)] * WEBSOCKETS, output
     # uvicorn's supervisor keeps its copy of the listening socket until every worker is gone
     # (and cannot tell a worker restart from a stop): a new connection there may be reset.
-    late_ok = ("refused", "503", "ReadError") if kind == "uvicorn-workers" else ("refused", "503")
+    late_ok = ("refused", "200", "ReadError") if kind == "uvicorn-workers" else ("refused", "200")
     assert outcome.late in late_ok, output
     assert code == 0, output
     assert backends_at_exit(output) == ["0"] * server.workers, output

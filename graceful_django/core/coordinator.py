@@ -4,9 +4,13 @@ Knows nothing of Django or of any server. Phases only move forward during a shut
 
     running -> draining -> stopping -> stopped
 
-`draining` starts at the signal (or `manage.py drain`): readiness fails at once, and once
-`refusing` is set new requests get a 503. `stopping` starts when the drain is over (the
-process is no longer live). A drain without a shutdown can be undone (`undrain`).
+`draining` starts at the signal (or `manage.py drain`): readiness fails at once, and every
+response says `Connection: close`. `delay_over` is set once the pre-drain delay is over:
+load balancers have stopped sending, the server stops taking new connections where it can,
+and what still reaches the process is served (or, with `refuse` given, gets a 503).
+`refusing` is set when new requests get a 503: at the serving cutoff before the deadline,
+at once in "refuse" mode. `stopping` starts when the drain is over (the process is no
+longer live). A drain without a shutdown can be undone (`undrain`).
 """
 
 from __future__ import annotations
@@ -32,7 +36,9 @@ class Coordinator:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.phase = Phase.RUNNING
-        # True once new work is refused (after the pre-drain delay).
+        # True once the pre-drain delay is over (or there was none).
+        self.delay_over = False
+        # True once new work gets a 503 (implies delay_over).
         self.refusing = False
         self.shutting_down = False
         self.requests = Tracker("request")
@@ -50,7 +56,7 @@ class Coordinator:
         return self.phase in (Phase.RUNNING, Phase.DRAINING)
 
     def on_change(self, listener: Listener) -> None:
-        """Call `listener(coordinator)` after every change of phase or of `refusing`."""
+        """Call `listener(coordinator)` after every change of phase, `delay_over` or `refusing`."""
         self._listeners.append(listener)
 
     def _changed(self) -> None:
@@ -58,25 +64,32 @@ class Coordinator:
             listener(self)
 
     def begin_drain(self, *, refuse: bool) -> bool:
-        """Fail readiness; refuse new work now or later. False if already past running."""
+        """Fail readiness; with `refuse`, refuse new work now (no pre-drain delay). False if
+        nothing changed."""
         with self._lock:
             if self.phase is not Phase.RUNNING:
                 if refuse and self.phase is Phase.DRAINING and not self.refusing:
-                    self.refusing = True
+                    self.refusing = self.delay_over = True
                 else:
                     return False
             else:
                 self.phase = Phase.DRAINING
-                self.refusing = refuse
+                self.refusing = self.delay_over = refuse
         self._changed()
         return True
 
-    def refuse_new_work(self) -> None:
+    def end_delay(self, *, refuse: bool) -> None:
+        """The pre-drain delay is over; with `refuse`, new work gets a 503 from now on."""
         with self._lock:
-            if self.refusing:
+            if self.delay_over and (self.refusing or not refuse):
                 return
-            self.refusing = True
+            self.delay_over = True
+            self.refusing = self.refusing or refuse
         self._changed()
+
+    def refuse_new_work(self) -> None:
+        """New work gets a 503 from now on (serving it could no longer fit the deadline)."""
+        self.end_delay(refuse=True)
 
     def undrain(self) -> bool:
         """Back to serving; impossible once a shutdown has started."""
@@ -84,7 +97,7 @@ class Coordinator:
             if self.shutting_down or self.phase is not Phase.DRAINING:
                 return False
             self.phase = Phase.RUNNING
-            self.refusing = False
+            self.refusing = self.delay_over = False
         self._changed()
         return True
 
@@ -103,7 +116,7 @@ class Coordinator:
         with self._lock:
             self.phase = phase
             if phase is not Phase.RUNNING:
-                self.refusing = True
+                self.refusing = self.delay_over = True
         self._changed()
 
     def trackers(self) -> dict[str, Tracker]:

@@ -1,4 +1,8 @@
-"""The pre-drain delay: readiness already fails, requests are still served, then work is refused.
+"""The pre-drain delay: readiness already fails, requests are still served, then the drain proper.
+
+When it ends, load balancers are taken to have stopped sending: the server stops taking new
+connections where it can, and what still reaches the process is served with `Connection:
+close` (or refused with a 503, in "refuse" mode: `refuse_at_end`).
 
 Started once per drain by whoever comes first: `manage.py drain` (a Kubernetes preStop
 hook) or the signal's shutdown. The one that comes second only waits for what is left of
@@ -13,6 +17,7 @@ import contextlib
 import logging
 import math
 import time
+from collections.abc import Callable
 
 from .coordinator import Coordinator
 
@@ -20,8 +25,11 @@ logger = logging.getLogger("graceful_django")
 
 
 class PreDrain:
-    def __init__(self, coordinator: Coordinator) -> None:
+    def __init__(
+        self, coordinator: Coordinator, refuse_at_end: Callable[[], bool] = lambda: True
+    ) -> None:
         self.coordinator = coordinator
+        self.refuse_at_end = refuse_at_end
         self.ends_at: float | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._over: asyncio.Future[None] | None = None
@@ -31,19 +39,19 @@ class PreDrain:
         return self._timer is not None
 
     def remaining(self) -> float:
-        """Seconds until new work is refused; 0 when no delay runs."""
+        """Seconds until the delay is over; 0 when no delay runs."""
         if self.ends_at is None or not self.running:
             return 0.0
         return max(0.0, self.ends_at - time.monotonic())
 
     def start(self, seconds: float) -> bool:
-        """Refuse new work in `seconds` (readiness must already fail); True if it started now.
+        """End the delay in `seconds` (readiness must already fail); True if it started now.
 
         A delay already running keeps its end; `seconds <= 0` ends it at once. A value that
-        is not a finite number refuses at once: a bad setting must never hold up a drain.
+        is not a finite number ends it at once: a bad setting must never hold up a drain.
         """
-        if self.coordinator.refusing:
-            logger.info("pre-drain delay: over already, new work is refused")
+        if self.coordinator.delay_over:
+            logger.info("pre-drain delay: over already")
             return False
         if not (seconds > 0 and math.isfinite(seconds)):
             if self.running:
@@ -53,7 +61,7 @@ class PreDrain:
         if self.running:
             logger.info("pre-drain delay: %.1fs left of the one already running", self.remaining())
             return False
-        logger.info("pre-drain delay: serving %gs more, then new work is refused", seconds)
+        logger.info("pre-drain delay: serving %gs more, then the drain proper", seconds)
         loop = asyncio.get_running_loop()
         self.ends_at = time.monotonic() + seconds
         self._over = loop.create_future()
@@ -63,10 +71,10 @@ class PreDrain:
 
     def _end(self) -> None:
         self._stop_timer()
-        self.coordinator.refuse_new_work()
+        self.coordinator.end_delay(refuse=self.refuse_at_end())
 
     def cancel(self) -> None:
-        """An undrain: the delay stops without refusing anything."""
+        """An undrain: the delay stops without ending the drain's delay."""
         self._stop_timer()
 
     def _stop_timer(self) -> None:

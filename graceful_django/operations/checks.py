@@ -9,6 +9,9 @@ E043  GRACEFUL_RUNTIME_DIR is not an absolute path
 E044  GRACEFUL_FLEET_GROUP is not a valid channel-layer group name
 E045  GRACEFUL_METRICS_PATH is not an absolute path or None
 W042  django-prometheus' /metrics view is mounted where GRACEFUL_METRICS_PATH does not look
+E046  GRACEFUL_DRAIN_MODE is not "serve" or "refuse"
+E047  GRACEFUL_SERVE_CUTOFF is not a number of seconds >= 0
+E048  the serving cutoff and the pre-drain delay leave no time to serve before the deadline
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 from django.core import checks
 from django.urls import NoReverseMatch, reverse
 
-from ..conf import conf
+from ..conf import DRAIN_MODES, conf
 from ..core.validation import is_number
 
 # channels' own rule for group names (channels.layers.BaseChannelLayer).
@@ -57,6 +60,48 @@ def check_pre_drain_delay(**kwargs: Any) -> list[checks.CheckMessage]:
                 f"({timeout:g}s), leaving {timeout - delay:g}s for in-flight work.",
                 hint="Raise GRACEFUL_TIMEOUT so that the slowest request fits after the delay.",
                 id="graceful_django.W040",
+            )
+        ]
+    return []
+
+
+def check_drain_mode(**kwargs: Any) -> list[checks.CheckMessage]:
+    mode = conf.GRACEFUL_DRAIN_MODE
+    if mode in DRAIN_MODES:
+        return []
+    return [
+        checks.Error(
+            f"GRACEFUL_DRAIN_MODE must be {' or '.join(map(repr, DRAIN_MODES))}, not {mode!r}.",
+            hint='"serve" answers what still reaches a draining process, with Connection: close; '
+            '"refuse" answers it 503 at once (the behaviour of graceful_django 0.1).',
+            id="graceful_django.E046",
+        )
+    ]
+
+
+def check_serve_cutoff(**kwargs: Any) -> list[checks.CheckMessage]:
+    cutoff = conf.GRACEFUL_SERVE_CUTOFF
+    timeout, delay = conf.GRACEFUL_TIMEOUT, conf.GRACEFUL_PRE_DRAIN_DELAY
+    if not is_number(cutoff) or cutoff < 0:
+        return [
+            checks.Error(
+                f"GRACEFUL_SERVE_CUTOFF must be a number of seconds >= 0, not {cutoff!r}.",
+                hint="Seconds before the deadline from which requests that reach a draining "
+                "process get a 503, e.g. the longest request's duration.",
+                id="graceful_django.E047",
+            )
+        ]
+    if not is_number(timeout) or timeout <= 0 or not is_number(delay) or not 0 <= delay < timeout:
+        return []  # E001's, E040's and E041's to report
+    if cutoff + delay >= timeout:
+        return [
+            checks.Error(
+                f"GRACEFUL_SERVE_CUTOFF ({cutoff:g}s) and GRACEFUL_PRE_DRAIN_DELAY ({delay:g}s) "
+                f"leave nothing of GRACEFUL_TIMEOUT ({timeout:g}s): every request that reaches "
+                "a draining process after the delay would get a 503.",
+                hint="Shorten the cutoff (or the delay), or raise GRACEFUL_TIMEOUT; "
+                'GRACEFUL_DRAIN_MODE = "refuse" is the way to refuse at once.',
+                id="graceful_django.E048",
             )
         ]
     return []
@@ -153,6 +198,8 @@ def check_fleet_group(**kwargs: Any) -> list[checks.CheckMessage]:
 
 ALL_CHECKS = (
     check_pre_drain_delay,
+    check_drain_mode,
+    check_serve_cutoff,
     check_health_paths,
     check_metrics_path,
     check_runtime_dir,

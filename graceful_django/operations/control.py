@@ -4,8 +4,10 @@ A Unix socket `<runtime dir>/<pid>.sock`, served on the server's own event loop,
 one JSON object per line each way:
 
     {"op": "status"}     -> {"ok": true, "op": "status", "status": {...}}
-    {"op": "drain"}      -> readiness fails; after GRACEFUL_PRE_DRAIN_DELAY new work gets
-                            a 503 (at once with "delay": false); the listener stays open
+    {"op": "drain"}      -> readiness fails; after GRACEFUL_PRE_DRAIN_DELAY (at once with
+                            "delay": false) the drain proper: what still arrives is served
+                            with Connection: close (or a 503 in "refuse" mode); the
+                            listener stays open
     {"op": "undrain"}    -> back to serving (impossible once a shutdown has started)
     {"op": "subscribe"}  -> the status now, then one {"op": "progress", ...} line per change,
                             until the client hangs up; the kernel closes the connection when

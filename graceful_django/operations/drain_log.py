@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from ..conf import conf
 from ..core.coordinator import Coordinator, Phase
 from ..core.pre_drain import PreDrain
 from .status import call_soon_on
@@ -67,6 +68,7 @@ class DrainLog:
     def _state(self) -> tuple[object, ...]:
         counts = self.coordinator.counts()
         return (
+            self.coordinator.delay_over,
             self.coordinator.refusing,
             counts["requests"],
             counts["websockets"],
@@ -84,9 +86,9 @@ class DrainLog:
         state = self._state()
         if state == self._logged:
             return
-        refusing, requests = state[0], state[1]
+        delay_over, requests = state[0], state[2]
         wait = self._logged_at + self.interval - time.monotonic()
-        if wait > 0 and not (refusing and requests == 0):
+        if wait > 0 and not (delay_over and requests == 0):
             if self._timer is None:
                 self._timer = self.loop.call_later(wait, self._timer_fired)
             return
@@ -96,10 +98,13 @@ class DrainLog:
     def describe(self) -> str:
         """`drain: refusing new work; waiting for 2 requests (oldest: GET /a 3.1s, ...); ...`."""
         coordinator, counts = self.coordinator, self.coordinator.counts()
+        then = "refusing new work" if conf.refuses_when_draining else "the drain proper"
         if coordinator.refusing:
             head = "drain: refusing new work"
+        elif coordinator.delay_over:
+            head = "drain: serving what still arrives, with Connection: close"
         else:
-            head = f"drain: serving {self.pre_drain.remaining():.1f}s more, then refusing new work"
+            head = f"drain: serving {self.pre_drain.remaining():.1f}s more, then {then}"
         if counts["requests"]:
             oldest = describe_oldest(oldest_requests(coordinator.requests.snapshot()))
             waits = f"waiting for {plural(counts['requests'], 'request')} (oldest: {oldest})"

@@ -2,8 +2,8 @@
 
 status   report, change nothing
 drain    readiness fails at once; requests are still served for GRACEFUL_PRE_DRAIN_DELAY
-         (unless the request says `"delay": false`), then new work is refused; the
-         listener stays open
+         (unless the request says `"delay": false`); after it, what still arrives is served
+         with Connection: close (a 503 in "refuse" mode); the listener stays open
 undrain  back to serving (impossible once a shutdown has started)
 """
 
@@ -39,10 +39,10 @@ def answer(op: str, feed: StatusFeed, *, delay: bool = True) -> dict[str, Any]:
         began = coordinator.begin_drain(refuse=False)
         if began:
             logger.info("drain requested: readiness fails")
-        was_refusing = coordinator.refusing
+        was_over = coordinator.delay_over
         seconds = float(conf.GRACEFUL_PRE_DRAIN_DELAY) if delay else 0.0
         feed.pre_drain.start(seconds)
-        reply["changed"] = began or coordinator.refusing != was_refusing
+        reply["changed"] = began or coordinator.delay_over != was_over
     elif op == "undrain":
         if coordinator.shutting_down:
             return {

@@ -36,12 +36,12 @@ def call_soon_on(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) 
 
 
 def is_drained(status: dict[str, Any]) -> bool:
-    """No longer ready, refusing new work, no HTTP request in flight.
+    """No longer ready, past the pre-drain delay, no HTTP request in flight.
 
     Websockets and background tasks are reported but not waited for: they are long-lived
     by nature, and the shutdown that follows closes them properly (close frame, cancel).
     """
-    return bool(not status["ready"] and status["refusing"] and status["requests"] == 0)
+    return bool(not status["ready"] and status["delay_over"] and status["requests"] == 0)
 
 
 def process_status(
@@ -58,6 +58,8 @@ def process_status(
         "phase": coordinator.phase.value,
         "ready": coordinator.ready,
         "live": coordinator.live,
+        # Past the pre-drain delay: what still arrives is served with Connection: close.
+        "delay_over": coordinator.delay_over,
         "refusing": coordinator.refusing,
         "shutting_down": coordinator.shutting_down,
         **coordinator.counts(),

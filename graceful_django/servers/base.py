@@ -31,7 +31,8 @@ class ServerAdapter:
 
     def stop_accepting(self) -> None:
         """Close the listening sockets, after accepting what the kernel already completed;
-        open connections stay open (a request on one gets a 503) until `close_connections`."""
+        open connections stay open (a request on one is served, with Connection: close) until
+        `close_connections`."""
 
     def listening_addresses(self) -> list[str]:
         """ "host:port" of each listening socket, from the server's own objects; [] if unknown."""

@@ -63,7 +63,7 @@ class DaphneAdapter(ServerAdapter):
             if isinstance(selectable, tcp.Port):
                 connections.accept_pending_then_close(selectable)
         # Idle and kept-alive connections stay open while the drain lasts: a client may be
-        # sending on them right now, and the request gets the wrapper's 503 rather than an
+        # sending on them right now, and the request is served (Connection: close) rather than an
         # EOF. A response already under way keeps its connection open too: it may have
         # left without `Connection: close`, so its client may send another request.
         if self.requests is not None:

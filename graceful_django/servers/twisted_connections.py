@@ -6,7 +6,7 @@ Three things Twisted does not do for us:
   accepted yet; they are accepted first, in the same turn as the close.
 - An idle HTTP/1.1 connection closed under a client may meet the request that client is
   sending: the connection stays open while the drain lasts (its next request gets the
-  wrapper's 503 with `Connection: close`), and when it must close, whatever request is
+  response says `Connection: close`), and when it must close, whatever request is
   already in the socket's buffer is read and answered first.
 - `reactor.stop()` drops every connection whose response is still in Twisted's buffer
   (daphne writes a whole `HttpResponse` at once, without back-pressure); closing waits
@@ -121,7 +121,7 @@ def close_when_idle(transport: Any) -> bool:
         transport.loseConnection()  # websockets had their closing handshake already
         return False
     if transport.connected and not transport.disconnecting:
-        # A request already in the socket's buffer is read now; it gets the wrapper's 503.
+        # A request already in the socket's buffer is read now, and served.
         transport.doRead()
     original = channel.requestDone
 

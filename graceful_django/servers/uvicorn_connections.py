@@ -5,7 +5,7 @@ accepting: an idle keep-alive connection is closed at once, under a client that 
 sending on it, and a response already under way gets its connection closed after it
 although it may have left without `Connection: close`. Each HTTP connection's
 `shutdown` is deferred instead: while the drain lasts such a connection stays open and
-its next request gets the wrapper's 503 with `Connection: close` (after which uvicorn
+its next request is served with `Connection: close` (after which uvicorn
 closes it); uvicorn's own `shutdown()` runs on it in the last step. A response that has
 not started yet is left to uvicorn, which then sends `Connection: close` with it.
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..conf import conf
-from ..core.coordinator import Coordinator, Phase
+from ..core.coordinator import Coordinator
 from .gate import Gate
 from .granian import UnblockableReceive, is_granian_receive
 from .transport import (
@@ -192,8 +192,11 @@ class Registry:
         return found
 
     def refusing(self, coordinator: Coordinator) -> bool:
-        """True once no handshake may be accepted any more."""
-        return coordinator.refusing or coordinator.phase is not Phase.RUNNING or self.closing
+        """True once no handshake may be accepted any more: past the pre-drain delay, or
+        once the close has begun, a socket would be closed the moment it opened. During the
+        delay the load balancers still send traffic, and the socket is closed with the
+        others."""
+        return coordinator.delay_over or self.closing
 
 
 async def serve_websocket(

@@ -63,7 +63,7 @@ def block_when_refusing(sender: Any, **kwargs: Any) -> None:
     blocked: list[bool] = []
 
     def listener(coordinator: Any) -> None:
-        if coordinator.refusing and not blocked:
+        if coordinator.delay_over and not blocked:
             blocked.append(True)
             print("BLOCKING_BEFORE_STOP_ACCEPTING", flush=True)
             time.sleep(seconds)  # blocking on purpose: nothing accepts meanwhile

@@ -49,8 +49,9 @@ def _pids(values: list[str]) -> list[int]:
 class Command(BaseCommand):
     help = (
         "Drain this project's running server processes: readiness fails, requests are still "
-        "served for GRACEFUL_PRE_DRAIN_DELAY, then new work gets a 503 and in-flight requests "
-        "finish. Exit 0 drained, 1 timeout, 2 no server found, 3 bad arguments."
+        "served for GRACEFUL_PRE_DRAIN_DELAY, then in-flight requests finish (what still "
+        "arrives is served with Connection: close; a 503 with GRACEFUL_DRAIN_MODE = 'refuse'). "
+        "Exit 0 drained, 1 timeout, 2 no server found, 3 bad arguments."
     )
     # A preStop hook must not fail on a check warning; this command touches no database.
     requires_system_checks: list[str] = []
