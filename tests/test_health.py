@@ -53,21 +53,14 @@ def test_pre_drain_delay_serves_then_refuses_new_connections(server_factory, kin
     wait = threading.Event()
     while not Write.objects.filter(token="pre").exists():
         wait.wait(0.02)
-    sent = server.send(signal.SIGTERM)
+    server.send(signal.SIGTERM)
     server.wait_for_log("shutdown step: pre-drain delay")
-    statuses: list[tuple[float, int | str]] = []
-    # A fresh connection each time (a client behind a load balancer that has not caught up).
-    while True:
-        status = status_code(f"{server.base_url}/ping", timeout=2)
-        statuses.append((time.monotonic() - sent, status))
-        if status != 200 or time.monotonic() - sent > 4:
-            break
-        wait.wait(0.1)  # pacing the sampling, not waiting for a condition
-    refused_at, refused = statuses[-1]
-    served = [at for at, status in statuses if status == 200]
-    assert refused in ("ConnectError", 503), statuses
-    assert served and max(served) > 1.7, statuses  # served normally during the delay
-    assert 2.0 <= refused_at < 2.6, statuses
+    # A fresh connection each time (a client behind a load balancer that has not caught up):
+    # served normally during the delay, refused at connect once the listener is closed.
+    assert status_code(f"{server.base_url}/ping", timeout=2) == 200
+    assert "shutdown step: stop accepting" not in server.output  # still within the delay
+    server.wait_for_log("shutdown step: stop accepting")
+    assert status_code(f"{server.base_url}/ping", timeout=2) == "ConnectError"
     threads[0].join()
     assert results == [200]  # in-flight work completed
     assert server.wait_exit(10) == 0, server.output
