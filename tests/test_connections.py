@@ -130,6 +130,28 @@ def test_request_unread_when_the_connections_close_is_answered(server_factory, k
     assert server.wait_exit(20) == 0, server.output
 
 
+@pytest.mark.parametrize("kind", [*SERVERS, "uvicorn --loop asyncio"])
+def test_request_in_the_buffer_as_its_idle_connection_closes_is_served(server_factory, kind):
+    """Sent on an idle connection just as the last step closes the idle ones: served.
+
+    (asyncio's own loop runs the step before it reads the socket, uvloop the other way
+    round: under asyncio's, uvicorn alone would reset the connection under the request.)
+    """
+    env = {"TEST_BLOCK_AT_STEP": "close connections"}
+    if kind.endswith("asyncio"):
+        kind, env["UVICORN_LOOP"] = "uvicorn", "asyncio"
+    server = start(server_factory, kind, **env)
+    idle = RawConnection(server.port)
+    idle.request("GET", "/ping")
+    assert idle.read_response().status == 200
+    server.send(signal.SIGTERM)
+    server.wait_for_log("BLOCKING_AT_STEP close connections")
+    idle.request("GET", "/ping")
+    answer = response_or_log(idle, server)
+    assert answer.status == 200 and answer.closes, answer
+    assert server.wait_exit(20) == 0, server.output
+
+
 @pytest.mark.parametrize("kind", SERVERS)
 def test_connection_in_the_kernel_backlog_at_sigterm_is_answered(server_factory, kind):
     """Completed by the kernel just before the listener closes: answered, never reset."""

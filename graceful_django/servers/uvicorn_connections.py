@@ -12,8 +12,8 @@ not started yet is left to uvicorn, which then sends `Connection: close` with it
 asyncio's `Server.close()` resets the connections waiting in the kernel's backlog; they
 are accepted first (`accept_backlog`) and served like the others.
 
-Left to uvicorn: data already in a socket's buffer but not yet read by the loop when an
-idle connection finally closes is not answered.
+When an idle connection finally closes, a request already in its socket's buffer (not
+read by the loop yet) is served first, as under daphne (`shut_down_all`).
 """
 
 from __future__ import annotations
@@ -54,11 +54,38 @@ def defer_all(connections: set[Any]) -> None:
 
 
 def shut_down_all(connections: set[Any]) -> None:
-    """uvicorn's own shutdown() at last: idle ones close now, busy ones after their response."""
+    """uvicorn's own shutdown() at last: idle ones close now, busy ones after their response.
+
+    An idle connection whose next request is already in its socket's buffer (the loop has
+    not read it yet) is left open: closing it would reset it under that request. The loop
+    reads the request next, it is served with `Connection: close` (the drain marks every
+    response so), and uvicorn closes the connection after it.
+    """
     for connection in list(connections):
         original = getattr(connection, DEFERRED_ATTRIBUTE, None)
-        if original is not None:
+        if original is not None and not (_idle(connection) and _request_waiting(connection)):
             original()
+
+
+def _idle(connection: Any) -> bool:
+    cycle = connection.cycle
+    return cycle is None or cycle.response_complete
+
+
+def _request_waiting(connection: Any) -> bool:
+    """Bytes in the kernel's receive buffer of the connection's socket, not read yet."""
+    transport = getattr(connection, "transport", None)
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None or sock.fileno() < 0:
+        return False
+    # A duplicate: uvloop's socket objects do not recv; the peek takes nothing from it.
+    with socket.socket(fileno=socket.dup(sock.fileno())) as duplicate:
+        try:
+            return bool(duplicate.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            return False  # reset already: nothing to serve
 
 
 def protocol_factory(server: Any) -> Any:

@@ -69,3 +69,22 @@ def block_when_refusing(sender: Any, **kwargs: Any) -> None:
             time.sleep(seconds)  # blocking on purpose: nothing accepts meanwhile
 
     get_state().coordinator.on_change(listener)
+
+
+@receiver(server_started)
+def block_at_step(sender: Any, **kwargs: Any) -> None:
+    """TEST_BLOCK_AT_STEP=name: hold the loop for a second as that shutdown step starts (its
+    log line is written in the loop, right before the step runs), so that a request sent
+    meanwhile is still unread in its socket's buffer when the step runs."""
+    step = os.environ.get("TEST_BLOCK_AT_STEP")
+    if not step:
+        return
+    import logging
+
+    class Blocker(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage().endswith(f"shutdown step: {step}"):
+                print(f"BLOCKING_AT_STEP {step}", flush=True)
+                time.sleep(1)  # blocking on purpose: the loop reads nothing meanwhile
+
+    logging.getLogger("graceful_django").addHandler(Blocker())
