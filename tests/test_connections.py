@@ -113,31 +113,30 @@ def test_in_refuse_mode_a_kept_alive_connection_gets_a_503(server_factory, kind)
     assert server.wait_exit(20) == 0, server.output
 
 
-@pytest.mark.parametrize("kind", SERVERS)
-def test_request_unread_when_the_connections_close_is_answered(server_factory, kind):
-    """Sent on an idle connection while the loop could not read it, just before the last step."""
-    server = start(
-        server_factory, kind, TEST_GRACEFUL_HOOKS='["tests.testapp.hooks.blocks_the_loop"]'
-    )
-    idle = RawConnection(server.port)
-    idle.request("GET", "/ping")
-    assert idle.read_response().status == 200
-    server.send(signal.SIGTERM)
-    server.wait_for_log("HOOK_BLOCKS_LOOP")
-    idle.request("GET", "/ping")
-    answer = response_or_log(idle, server)
-    assert answer.status == 200 and answer.closes, answer
-    assert server.wait_exit(20) == 0, server.output
+# Where the loop is held while the request arrives, and the line that says it is held.
+HELD = {
+    "in a hook": (
+        {"TEST_GRACEFUL_HOOKS": '["tests.testapp.hooks.blocks_the_loop"]'},
+        "HOOK_BLOCKS_LOOP",
+    ),
+    "as the close step starts": (
+        {"TEST_BLOCK_AT_STEP": "close connections"},
+        "BLOCKING_AT_STEP close connections",
+    ),
+}
 
 
+@pytest.mark.parametrize("held", HELD)
 @pytest.mark.parametrize("kind", [*SERVERS, "uvicorn --loop asyncio"])
-def test_request_in_the_buffer_as_its_idle_connection_closes_is_served(server_factory, kind):
-    """Sent on an idle connection just as the last step closes the idle ones: served.
+def test_request_unread_when_the_connections_close_is_served(server_factory, kind, held):
+    """Sent on an idle connection while the loop cannot read it, just before the idle ones
+    close: served, then closed.
 
     (asyncio's own loop runs the step before it reads the socket, uvloop the other way
     round: under asyncio's, uvicorn alone would reset the connection under the request.)
     """
-    env = {"TEST_BLOCK_AT_STEP": "close connections"}
+    env, line = HELD[held]
+    env = dict(env)
     if kind.endswith("asyncio"):
         kind, env["UVICORN_LOOP"] = "uvicorn", "asyncio"
     server = start(server_factory, kind, **env)
@@ -145,7 +144,7 @@ def test_request_in_the_buffer_as_its_idle_connection_closes_is_served(server_fa
     idle.request("GET", "/ping")
     assert idle.read_response().status == 200
     server.send(signal.SIGTERM)
-    server.wait_for_log("BLOCKING_AT_STEP close connections")
+    server.wait_for_log(line)
     idle.request("GET", "/ping")
     answer = response_or_log(idle, server)
     assert answer.status == 200 and answer.closes, answer
