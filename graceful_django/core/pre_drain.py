@@ -74,7 +74,7 @@ class PreDrain:
         self.coordinator.end_delay(refuse=self.refuse_at_end())
 
     def cancel(self) -> None:
-        """An undrain: the delay stops without ending the drain's delay."""
+        """An undrain: the delay stops, and the drain proper never begins."""
         self._stop_timer()
 
     def _stop_timer(self) -> None:
