@@ -55,7 +55,7 @@ class Round:
         return [s for s in self.sent if s.outcome not in ("200", "503") and s not in self.dropped]
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
     raw_head = await reader.readuntil(b"\r\n\r\n")
     lines = raw_head.decode("latin-1").split("\r\n")
     headers = {}
@@ -89,7 +89,7 @@ async def http_client(port: int, number: int, result: Round, stop: asyncio.Event
             try:
                 writer.write(head(method, path.format(token=sent.token), 0))
                 result.sent.append(sent)
-                status, closes = await _read_response(reader)
+                status, closes = await read_response(reader)
             except (OSError, asyncio.IncompleteReadError, EOFError) as error:
                 if sent in result.sent:
                     sent.outcome = f"dropped: {type(error).__name__}"

@@ -42,7 +42,9 @@ LISTENING = {
     "uvicorn": "Uvicorn running on",
     "uvicorn-workers": "Uvicorn running on",
     "hypercorn": "Running on http://",
+    "hypercorn-workers": "Running on http://",
     "granian": "Started worker",
+    "granian-workers": "Started worker",
     "runserver": "Quit the server with",
 }
 
@@ -102,7 +104,12 @@ class ServerProcess:
                 "uvicorn", self.app, "--host", host, "--port", port, "--workers", "2",
             ],
             "hypercorn": ["hypercorn", "-b", f"{host}:{port}", self.app],
+            "hypercorn-workers": ["hypercorn", "-b", f"{host}:{port}", "-w", "2", self.app],
             "granian": ["granian", "--interface", "asgi", "--host", host, "--port", port, self.app],
+            "granian-workers": [
+                "granian", "--interface", "asgi", "--host", host, "--port", port,
+                "--workers", "2", self.app,
+            ],
             "gunicorn": [
                 "gunicorn", "-k", "uvicorn.workers.UvicornWorker", "-w", "2",
                 "-b", f"{host}:{port}", "--graceful-timeout", "40", self.app,
@@ -115,7 +122,7 @@ class ServerProcess:
     @property
     def workers(self) -> int:
         """Processes that serve, each of which logs ARMED."""
-        return 2 if self.kind in ("gunicorn", "uvicorn-workers") else 1
+        return 2 if self.kind in ("gunicorn", "uvicorn-workers") or "-workers" in self.kind else 1
 
     def start(self, timeout: float = 20.0) -> ServerProcess:
         self.launch()
@@ -126,7 +133,7 @@ class ServerProcess:
         if self.kind in LISTENING:
             # These send lifespan startup (where we arm) before they bind their socket.
             self.wait_for_log(LISTENING[self.kind], timeout)
-        if self.kind in ("granian", "uvicorn-workers"):
+        if self.kind in ("granian", "granian-workers", "uvicorn-workers"):
             self._wait_accepting(timeout)
         return self
 
