@@ -66,10 +66,16 @@ class ServerProcess:
         env: dict[str, str] | None = None,
         port: int | None = None,
         graceful: bool = True,
+        listen_socket: socket.socket | None = None,
     ) -> None:
         self.kind = kind
         self.app = app
         self.graceful = graceful  # False: the app has no graceful_django, nothing arms
+        # Held by the test, as systemd holds a .socket unit's: handed to the server as fd 3
+        # with LISTEN_FDS=1 and LISTEN_PID (socket activation).
+        self.listen_socket = listen_socket
+        if listen_socket is not None:
+            port = listen_socket.getsockname()[1]
         self.port = port or free_port()
         self.env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", **(env or {})}
         self.lines: list[str] = []
@@ -115,9 +121,37 @@ class ServerProcess:
                 "-b", f"{host}:{port}", "--graceful-timeout", "40", self.app,
             ],
         }  # fmt: skip
+        if self.listen_socket is not None:
+            # As the socket-activated units in deploy/systemd run them.
+            modules = {
+                "daphne": ["daphne", "--fd", "3", self.app],
+                "uvicorn": ["uvicorn", self.app, "--fd", "3", "--log-level", "info"],
+                # gunicorn reads LISTEN_FDS itself.
+                "gunicorn": [
+                    "gunicorn",
+                    "-k",
+                    "uvicorn.workers.UvicornWorker",
+                    "-w",
+                    "2",
+                    self.app,
+                ],
+            }
         if self.kind not in modules:
             raise ValueError(f"unknown server kind {self.kind!r}")
         return [sys.executable, "-m", *modules[self.kind]]
+
+    def _activated(self, command: list[str]) -> tuple[list[str], tuple[int, ...]]:
+        """`command` given the listening socket as fd 3, the way systemd hands it over."""
+        if self.listen_socket is None:
+            return command, ()
+        fd = self.listen_socket.fileno()
+        # LISTEN_PID must be the server's own pid: this one's, which exec keeps.
+        script = (
+            f"import os, sys; os.dup2({fd}, 3); os.close({fd}); "
+            "os.environ.update(LISTEN_FDS='1', LISTEN_PID=str(os.getpid())); "
+            "os.execv(sys.argv[1], sys.argv[1:])"
+        )
+        return [sys.executable, "-c", script, *command], (fd,)
 
     @property
     def workers(self) -> int:
@@ -153,8 +187,10 @@ class ServerProcess:
 
     def launch(self) -> ServerProcess:
         """Start the process without waiting for it to be ready."""
+        command, fds = self._activated(self.command())
         self.process = subprocess.Popen(
-            self.command(),
+            command,
+            pass_fds=fds,
             cwd=ROOT,
             env=self.env,
             stdout=subprocess.PIPE,

@@ -5,6 +5,8 @@
   its master; the repeated SIGTERM must not force the exit.
 - SIGHUP worker reloads: the master starts new workers and stops the old ones with
   SIGTERM; the old ones drain among live siblings, and no client sees an error.
+- Socket activation (a listening socket held by systemd, handed over as fd 3): a restart,
+  and two instances overlapping on the one socket.
 
 Each asserts what the clients saw (tests/deploy_load.py): no non-2xx, no connection error,
 every acknowledged write stored exactly once. Timings go to benchmarks/deploy_table.py.
@@ -15,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -104,3 +108,49 @@ def test_sighup_reload_under_load_shows_no_error(server_factory, kind):
     assert summary.clean and not summary.doubled_writes, (summary.problems, server.output)
     server.send(signal.SIGTERM)
     assert server.wait_exit(30) == 0, server.output
+
+
+@pytest.fixture
+def held_socket() -> Iterator[socket.socket]:
+    """A listening socket the test holds across server processes, as a systemd .socket unit."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)
+    yield sock
+    sock.close()
+
+
+@pytest.mark.parametrize("overlap", [False, True], ids=["restart", "overlap"])
+@pytest.mark.parametrize("kind", ["daphne", "uvicorn", "gunicorn"])
+def test_socket_activated_restart_shows_no_error(server_factory, held_socket, kind, overlap):
+    """restart: the old process drains and exits, then the new one starts; connections made
+    meanwhile wait in the held socket's queue. overlap: the new one serves on the same
+    socket before the old one is stopped, which leaves the socket's connections to it."""
+    first: ServerProcess = server_factory(kind, env=ENV, listen_socket=held_socket)
+
+    def successor() -> ServerProcess:
+        server: ServerProcess = server_factory(kind, env=ENV, listen_socket=held_socket)
+        return server
+
+    async def scenario() -> tuple[Load, int, ServerProcess]:
+        load = Load("127.0.0.1", first.port, clients=20)
+        running = asyncio.create_task(load.run(seconds=60))
+        await until_answered(load, 100, running)
+        if overlap:
+            second = await asyncio.to_thread(successor)
+        first.send(signal.SIGTERM)
+        code = await asyncio.to_thread(first.wait_exit, 30)
+        if not overlap:
+            second = await asyncio.to_thread(successor)
+        await until_answered(load, sum(s.ok for s in load.sent) + 200, running)
+        load.stop()
+        await running
+        return load, code, second
+
+    load, code, second = asyncio.run(scenario())
+    summary = summarize(load, stored_tokens())
+    print(f"{kind} socket-activated {'overlap' if overlap else 'restart'}: {summary.row()}")
+    assert summary.clean and not summary.doubled_writes, (summary.problems, first.output)
+    assert code == 0, first.output
+    second.send(signal.SIGTERM)
+    assert second.wait_exit(30) == 0, second.output

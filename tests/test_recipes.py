@@ -60,10 +60,10 @@ def test_docker_cmd_is_exec_form_and_compose_waits_past_graceful_timeout():
     assert _seconds(web["stop_grace_period"]) >= timeout + MARGIN
 
 
-def _unit() -> configparser.ConfigParser:
+def _unit(name: str = "graceful-web.service") -> configparser.ConfigParser:
     unit = configparser.ConfigParser(strict=False, interpolation=None)
     unit.optionxform = str  # type: ignore[assignment,method-assign]
-    unit.read_string((DEPLOY / "systemd" / "graceful-web.service").read_text())
+    unit.read_string((DEPLOY / "systemd" / name).read_text())
     return unit
 
 
@@ -77,19 +77,40 @@ def test_systemd_unit_signals_the_main_process_and_waits_past_graceful_timeout()
     assert service["ExecStart"].split()[0].endswith("/daphne")  # no shell in between
 
 
-def test_systemd_accepts_the_unit(tmp_path):
+@pytest.mark.parametrize(
+    "units", [["graceful-web.service"], ["graceful-web.socket", "graceful-web@.service"]]
+)
+def test_systemd_accepts_the_units(tmp_path, units):
     if shutil.which("systemd-analyze") is None:
         pytest.skip("systemd-analyze is not installed")
-    # The unit names /srv/web; point it at this checkout so that its paths exist.
-    text = (DEPLOY / "systemd" / "graceful-web.service").read_text()
-    text = text.replace("/srv/web/.venv", sys.prefix).replace("/srv/web", str(ROOT))
-    unit = tmp_path / "graceful-web.service"
-    unit.write_text(text)
+    for name in units:
+        # The units name /srv/web; point them at this checkout so that their paths exist.
+        text = (DEPLOY / "systemd" / name).read_text()
+        text = text.replace("/srv/web/.venv", sys.prefix).replace("/srv/web", str(ROOT))
+        (tmp_path / name).write_text(text)
+    # A template is verified through an instance of it.
+    paths = [str(tmp_path / name.replace("@.", "@1.")) for name in units]
+    for name in units:
+        if "@." in name:
+            (tmp_path / name).rename(tmp_path / name.replace("@.", "@1."))
     result = subprocess.run(
-        ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=30
+        ["systemd-analyze", "verify", *paths], capture_output=True, text=True, timeout=30
     )
     # It warns (exit 0) about what it cannot parse: any output is a mistake in the unit.
     assert result.returncode == 0 and not result.stdout + result.stderr, result.stderr
+
+
+def test_socket_activated_units_hand_the_socket_to_each_instance():
+    socket_unit, service = _unit("graceful-web.socket"), _unit("graceful-web@.service")
+    assert socket_unit["Socket"]["ListenStream"] == "127.0.0.1:8000"
+    assert int(socket_unit["Socket"]["Backlog"]) >= 128  # the queue that holds a restart
+    section = service["Service"]
+    assert section["Sockets"] == "graceful-web.socket"
+    assert "graceful-web.socket" in service["Unit"]["Requires"]
+    # The command tests/test_deploys.py runs under a held socket (tests/servers.py).
+    assert section["ExecStart"].split()[1:] == ["--fd", "3", "project.asgi:application"]
+    timeout = float(re.search(r"GRACEFUL_TIMEOUT=(\d+)", section["Environment"]).group(1))
+    assert _seconds(section["TimeoutStopSec"]) >= timeout + MARGIN
 
 
 @pytest.mark.parametrize(
@@ -98,6 +119,8 @@ def test_systemd_accepts_the_unit(tmp_path):
         "docker/Dockerfile",
         "docker/compose.yaml",
         "systemd/graceful-web.service",
+        "systemd/graceful-web.socket",
+        "systemd/graceful-web@.service",
         "kubernetes/deployment.yaml",
     ],
 )
