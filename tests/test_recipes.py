@@ -109,8 +109,9 @@ def test_socket_activated_units_hand_the_socket_to_each_instance():
     assert "graceful-web.socket" in service["Unit"]["Requires"]
     # The command tests/test_deploys.py runs under a held socket (tests/servers.py).
     assert section["ExecStart"].split()[1:] == ["--fd", "3", "project.asgi:application"]
-    timeout = float(re.search(r"GRACEFUL_TIMEOUT=(\d+)", section["Environment"]).group(1))
-    assert _seconds(section["TimeoutStopSec"]) >= timeout + MARGIN
+    match = re.search(r"GRACEFUL_TIMEOUT=(\d+)", section["Environment"])
+    assert match, section["Environment"]
+    assert _seconds(section["TimeoutStopSec"]) >= float(match.group(1)) + MARGIN
 
 
 @pytest.mark.parametrize(
