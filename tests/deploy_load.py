@@ -1,12 +1,13 @@
 """Load during a deploy, as users see it: keep-alive clients that go on through the deploy.
 
-Each client sends one request at a time on a kept-alive connection: GETs (`/ping`, a short
-async view) and POSTs that write a row with a unique token. Unlike tests/loadkill.py it does
-not stop at the first `Connection: close` or refused connection: it reconnects, as a browser
-or a proxy does, until told to stop. Every request sent is recorded with what the client saw:
-a status, or the connection error in its place (refused, reset, EOF where a response was
-due). The writes are then checked in the database: an acknowledged POST must be stored
-exactly once.
+Each client sends one request at a time on a kept-alive connection: GETs of `/ping`, and
+GETs and POSTs of a short async view that writes a row with a unique token (the demo's own
+view, so that a plain server without the test app runs the same load). Unlike
+tests/loadkill.py it does not stop at the first `Connection: close` or refused connection:
+it reconnects, as a browser or a proxy does, until told to stop. Every request sent is
+recorded with what the client saw: a status, or the connection error in its place
+(refused, reset, EOF where a response was due). The writes are then checked in the
+database: an acknowledged write must be stored exactly once.
 
 Used by tests/test_deploys.py, tests/test_proxies.py and benchmarks/deploy_table.py.
 """
@@ -23,12 +24,13 @@ from dataclasses import dataclass, field
 from tests.loadkill import read_response
 from tests.rawhttp import head
 
-# kind -> (method, path with {token}); the POST writes a row (tests/testapp/views.py).
+# kind -> (method, path with {token}); "async" and "post" write a row (project/demo/views.py).
 ACTIONS = {
     "ping": ("GET", "/ping"),
     "async": ("GET", "/slow/async?seconds=0.05&token={token}"),
-    "post": ("POST", "/test/write?seconds=0.02&token={token}"),
+    "post": ("POST", "/slow/async?seconds=0.02&token={token}"),
 }
+WRITING = ("async", "post")
 WEIGHTS = {"ping": 5, "async": 2, "post": 3}
 # A bound on any one exchange: a client never waits longer for anything.
 EXCHANGE_TIMEOUT = 20.0
@@ -59,6 +61,23 @@ class Load:
     seed: int = 0
     sent: list[Sent] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _running: asyncio.Task[None] | None = None
+
+    def start(self, seconds: float = 120.0) -> None:
+        """`run()` in the background, at most `seconds`; `stop()`, then `finished()`."""
+        self._running = asyncio.create_task(self.run(seconds=seconds))
+
+    async def finished(self) -> None:
+        if self._running is not None:
+            await self._running
+
+    async def answered(self, count: int) -> None:
+        """Until the clients have had `count` answers (or the load ended)."""
+        while sum(s.ok for s in self.sent) < count and not self._stop.is_set():
+            await asyncio.sleep(0.05)  # pacing the check of a counter the clients keep
+
+    async def answered_more(self, count: int) -> None:
+        await self.answered(sum(s.ok for s in self.sent) + count)
 
     async def run(self, until: asyncio.Event | None = None, seconds: float = 60.0) -> None:
         """The clients, until `until` is set (or `stop()`), at most `seconds`."""
@@ -145,7 +164,7 @@ def summarize(load: Load, stored_tokens: Iterable[str]) -> Summary:
     requests = [s for s in load.sent if s.kind != "connect"]
     errors = [s for s in load.sent if s.outcome.startswith("error")]
     non_2xx = [s for s in requests if not s.ok and not s.outcome.startswith("error")]
-    acknowledged = [s.token for s in requests if s.kind == "post" and s.ok]
+    acknowledged = [s.token for s in requests if s.kind in WRITING and s.ok]
     lost = [token for token in acknowledged if stored[token] == 0]
     doubled = [token for token, count in stored.items() if count > 1]
     latencies = sorted(s.seconds for s in requests if s.outcome != "pending")

@@ -36,7 +36,9 @@ PLAIN_READY = {
     "uvicorn-workers": "Application startup complete",
     "gunicorn": "Application startup complete",
     "hypercorn": "Running on http://",
+    "hypercorn-workers": "Running on http://",
     "granian": "Started worker",
+    "granian-workers": "Started worker",
 }
 LISTENING = {
     "uvicorn": "Uvicorn running on",

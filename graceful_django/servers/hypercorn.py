@@ -97,14 +97,13 @@ class HypercornAdapter(ServerAdapter):
         threading.Thread(target=wait, name="graceful-hypercorn-master", daemon=True).start()
 
     def stop_accepting(self) -> None:
-        if self.master_event is not None:
-            # With workers the master holds the same socket until every worker is gone, so
-            # a closed listener here would leave the kernel accepting connections nobody
-            # serves, reset at exit; shutting the socket down would break the workers the
-            # master starts on SIGHUP, which sets the same event. So new requests get our
-            # 503 until the sequence is over; hypercorn closes its listeners then.
-            return
         # `--workers 0`: the listening socket is ours alone, closing it refuses at once.
+        # With workers the master holds the same socket, and closing our copy leaves its
+        # queue to the others: on SIGHUP the master waits for every old worker, then starts
+        # new ones, which take what queued meanwhile. Serving on instead would keep the
+        # drain going as long as the load lasts (until the serving cutoff, then 503s).
+        # A full stop leaves what queues after the last worker's close to the master,
+        # which resets it at exit, as plain hypercorn does.
         for listener in self._locals.get("servers", []):
             listener.close()
 
