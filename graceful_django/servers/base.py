@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 from collections.abc import Callable
@@ -15,6 +16,23 @@ if TYPE_CHECKING:
 # Kept from the deadline by `close_connections`, so that the clients that stopped reading
 # are named and cut by us, not by the watchdog, which knows nothing of them.
 CLOSE_RESERVE = 0.25
+# How long an idle keep-alive connection must have been idle before the last step closes it.
+IDLE_GRACE = 0.5
+
+
+async def let_idle_clients_settle(youngest_idle: float | None, deadline: Deadline) -> None:
+    """Until every idle connection has been idle IDLE_GRACE seconds (within the deadline).
+
+    A connection whose last response left a moment ago, without `Connection: close`, may
+    have its client's next request on the way: closing it now would reset that request
+    (a proxy does not retry a POST it sent). A request that arrives meanwhile is served,
+    with `Connection: close`. A grace by design: nothing tells that a client will not send.
+    """
+    if youngest_idle is None or youngest_idle >= IDLE_GRACE:
+        return
+    await asyncio.sleep(
+        min(IDLE_GRACE - youngest_idle, deadline.share(None, reserve=CLOSE_RESERVE))
+    )
 
 
 class ServerAdapter:

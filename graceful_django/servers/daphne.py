@@ -17,7 +17,7 @@ from typing import Any
 from ..core.deadline import Deadline
 from ..core.tracker import Ticket, Tracker
 from . import twisted_connections as connections
-from .base import CLOSE_RESERVE, ServerAdapter
+from .base import CLOSE_RESERVE, ServerAdapter, let_idle_clients_settle
 from .detect import DAPHNE_LOADERS, loaded_by
 
 logger = logging.getLogger("graceful_django")
@@ -78,6 +78,8 @@ class DaphneAdapter(ServerAdapter):
         return connections.admitted_ticket(args[0]) if args else None
 
     async def close_connections(self, deadline: Deadline) -> list[str]:
+        youngest = connections.youngest_idle(self._connections(), self.reactor.seconds())
+        await let_idle_clients_settle(youngest, deadline)
         transports = self._connections()
         abandoned = [t for t in transports if connections.close_when_idle(t)]
         left = await connections.wait_closed(

@@ -25,7 +25,7 @@ from typing import Any
 
 from ..core.deadline import Deadline
 from ..core.exiting import exit_now
-from .base import ServerAdapter
+from .base import ServerAdapter, let_idle_clients_settle
 
 HYPERCORN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 POLLED_TRIGGER = "check_multiprocess_shutdown_event"
@@ -109,10 +109,13 @@ class HypercornAdapter(ServerAdapter):
 
     async def close_connections(self, deadline: Deadline) -> list[str]:
         context = self._locals.get("context")
-        if context is not None and self.master_event is None:
+        if context is not None:
+            # hypercorn's connections do not say when they went idle: give every client
+            # whose next request may be on the way the whole grace.
+            await let_idle_clients_settle(0.0, deadline)
             # hypercorn's own "terminated" state: idle keep-alive connections close now, and
-            # each response in progress is the last of its connection. Not with workers:
-            # it also closes each new connection before reading its request.
+            # each response in progress is the last of its connection. (It also closes each
+            # new connection before reading its request: the listener is closed by now.)
             self._run(context.terminated.set())
         return []
 

@@ -110,6 +110,24 @@ def admitted_ticket(request: Any) -> Ticket | None:
     return ticket
 
 
+def youngest_idle(transports: list[Any], now: float) -> float | None:
+    """Seconds since the last data on the most recently active idle HTTP connection.
+
+    Twisted's HTTPChannel resets its timeout call on every chunk received: its time, less
+    the timeout, is the channel's last activity (its request's, a little before its
+    response's end).
+    """
+    ages = []
+    for transport in transports:
+        channel = http_channel(transport)
+        if channel is None or channel.requests:
+            continue
+        call = getattr(channel, "_TimeoutMixin__timeoutCall", None)
+        if call is not None and call.active() and channel.timeOut:
+            ages.append(now - (call.getTime() - channel.timeOut))
+    return min(ages, default=None)
+
+
 def close_when_idle(transport: Any) -> bool:
     """Close now if nothing is asked of this connection, else right after its last response.
 

@@ -17,7 +17,7 @@ from typing import Any
 from ..core.deadline import Deadline
 from ..core.exiting import exit_now
 from . import uvicorn_connections
-from .base import CLOSE_RESERVE, ServerAdapter
+from .base import CLOSE_RESERVE, ServerAdapter, let_idle_clients_settle
 from .gunicorn import release_gunicorn_sockets
 
 
@@ -67,6 +67,8 @@ class UvicornAdapter(ServerAdapter):
 
     async def close_connections(self, deadline: Deadline) -> list[str]:
         connections = self._http_connections()
+        youngest = uvicorn_connections.youngest_idle(connections, asyncio.get_running_loop())
+        await let_idle_clients_settle(youngest, deadline)
         uvicorn_connections.shut_down_all(connections)
         # Woken by the last connection_lost, every byte of every response written; a client
         # that stops reading holds its connection open, and is named.

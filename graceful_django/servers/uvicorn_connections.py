@@ -67,6 +67,21 @@ def shut_down_all(connections: set[Any]) -> None:
             original()
 
 
+def youngest_idle(connections: set[Any], loop: asyncio.AbstractEventLoop) -> float | None:
+    """Seconds since the most recent response among the idle connections (None: none idle).
+
+    uvicorn arms its keep-alive timer as a response completes: its deadline, less the
+    keep-alive timeout, is when the connection went idle.
+    """
+    ages = []
+    for connection in connections:
+        timer = getattr(connection, "timeout_keep_alive_task", None)
+        keep_alive = getattr(getattr(connection, "config", None), "timeout_keep_alive", None)
+        if is_http(connection) and _idle(connection) and timer is not None and keep_alive:
+            ages.append(loop.time() - (timer.when() - keep_alive))
+    return min(ages, default=None)
+
+
 def _idle(connection: Any) -> bool:
     cycle = connection.cycle
     return cycle is None or cycle.response_complete
