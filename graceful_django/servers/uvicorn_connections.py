@@ -75,9 +75,13 @@ def youngest_idle(connections: set[Any], loop: asyncio.AbstractEventLoop) -> flo
     """
     ages = []
     for connection in connections:
+        if not (is_http(connection) and _idle(connection)):
+            continue
         timer = getattr(connection, "timeout_keep_alive_task", None)
         keep_alive = getattr(getattr(connection, "config", None), "timeout_keep_alive", None)
-        if is_http(connection) and _idle(connection) and timer is not None and keep_alive:
+        if connection.cycle is None and timer is None:
+            ages.append(0.0)  # accepted just now (the backlog): its first request is due
+        elif timer is not None and keep_alive:
             ages.append(loop.time() - (timer.when() - keep_alive))
     return min(ages, default=None)
 
