@@ -123,6 +123,8 @@ def test_socket_activated_units_hand_the_socket_to_each_instance():
         "systemd/graceful-web.socket",
         "systemd/graceful-web@.service",
         "kubernetes/deployment.yaml",
+        "nginx/graceful-web.conf",
+        "haproxy/haproxy.cfg",
     ],
 )
 def test_the_readme_shows_each_recipe_as_shipped(recipe):

@@ -1,0 +1,67 @@
+"""Issue 17: a rolling restart of two instances behind the real nginx and HAProxy.
+
+The proxies run the recipes of deploy/ (tests/proxies.py); the instances run graceful_django
+on its default settings. Instance A gets SIGTERM, exits and starts again; once it serves
+through the proxy, the same for B. The clients talk to the proxy only, and see no error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import pytest
+
+from project.demo.models import Write
+from tests.deploy_load import Load, summarize
+from tests.proxies import HAPROXY, NGINX, running_proxy
+from tests.servers import ServerProcess, free_port
+
+ENV = {"CONN_MAX_AGE": "0"}  # Django's advice under ASGI; see tests/test_deploys.py
+PROXIES = {
+    "nginx": pytest.mark.skipif(NGINX is None, reason="nginx is not installed (Debian: nginx)"),
+    "haproxy": pytest.mark.skipif(
+        HAPROXY is None, reason="haproxy is not installed (Debian: haproxy)"
+    ),
+}
+# Served through the proxy: the access line each server logs for a request.
+SERVED = {"uvicorn": r'"GET /ping HTTP/1.1" 200', "daphne": r'"GET /ping" 200'}
+
+
+@pytest.mark.parametrize("kind", ["uvicorn", "daphne"])
+@pytest.mark.parametrize(
+    "proxy", [pytest.param(name, marks=mark) for name, mark in PROXIES.items()]
+)
+def test_rolling_restart_behind_a_proxy_shows_no_error(server_factory, proxy, kind):
+    ports = (free_port(), free_port())
+    servers: list[ServerProcess] = [server_factory(kind, env=ENV, port=port) for port in ports]
+
+    async def restart(index: int, load: Load) -> None:
+        old = servers[index]
+        old.send(signal.SIGTERM)
+        assert await asyncio.to_thread(old.wait_exit, 30) == 0, old.output
+        new = await asyncio.to_thread(server_factory, kind, env=ENV, port=ports[index])
+        servers[index] = new
+        # Taken back by the proxy (HAProxy's rise, nginx's fail_timeout) before the next.
+        await asyncio.to_thread(new.wait_for_count, SERVED[kind], 10, 30)
+
+    async def scenario(port: int) -> Load:
+        load = Load("127.0.0.1", port, clients=20)
+        load.start(seconds=90)
+        await load.answered(100)
+        await restart(0, load)
+        await restart(1, load)
+        await load.answered_more(200)
+        load.stop()
+        await load.finished()
+        return load
+
+    with running_proxy(proxy, ports) as (port, directory):
+        load = asyncio.run(scenario(port))
+        proxy_log = "\n".join(
+            path.read_text() for path in directory.glob("*.log") if path.stat().st_size < 1e6
+        )
+    tokens = list(Write.objects.filter(token__regex=r"^d\d+-").values_list("token", flat=True))
+    summary = summarize(load, tokens)
+    print(f"{kind} behind {proxy}, rolling restart: {summary.row()}")
+    assert summary.clean and not summary.doubled_writes, (summary.problems, proxy_log[-3000:])
