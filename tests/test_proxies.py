@@ -3,6 +3,8 @@
 The proxies run the recipes of deploy/ (tests/proxies.py); the instances run graceful_django
 on its default settings. Instance A gets SIGTERM, exits and starts again; once it serves
 through the proxy, the same for B. The clients talk to the proxy only, and see no error.
+The Kubernetes order runs `manage.py drain` first (the preStop hook), with a pre-drain
+delay that lets HAProxy's readiness checks take the instance out, then SIGTERM.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pytest
 
 from project.demo.models import Write
 from tests.deploy_load import Load, summarize
+from tests.operations import run_drain
 from tests.proxies import HAPROXY, NGINX, running_proxy
 from tests.servers import ServerProcess, free_port
 
@@ -28,19 +31,36 @@ PROXIES = {
 SERVED = {"uvicorn": r'"GET /ping HTTP/1.1" 200', "daphne": r'"GET /ping" 200'}
 
 
-@pytest.mark.parametrize("kind", ["uvicorn", "daphne"])
-@pytest.mark.parametrize(
-    "proxy", [pytest.param(name, marks=mark) for name, mark in PROXIES.items()]
-)
-def test_rolling_restart_behind_a_proxy_shows_no_error(server_factory, proxy, kind):
+CASES = [
+    pytest.param("nginx", "uvicorn", False, marks=PROXIES["nginx"], id="nginx-uvicorn"),
+    pytest.param("haproxy", "daphne", False, marks=PROXIES["haproxy"], id="haproxy-daphne"),
+    pytest.param(
+        "haproxy", "uvicorn", True, marks=PROXIES["haproxy"], id="haproxy-uvicorn-prestop"
+    ),
+]
+
+
+@pytest.mark.parametrize(("proxy", "kind", "prestop"), CASES)
+def test_rolling_restart_behind_a_proxy_shows_no_error(
+    server_factory, runtime_env, proxy, kind, prestop
+):
+    env = {**ENV, **runtime_env}
+    if prestop:
+        env["GRACEFUL_PRE_DRAIN_DELAY"] = "1.5"  # HAProxy checks every 0.5 s, fall 1
     ports = (free_port(), free_port())
-    servers: list[ServerProcess] = [server_factory(kind, env=ENV, port=port) for port in ports]
+    servers: list[ServerProcess] = [server_factory(kind, env=env, port=port) for port in ports]
 
     async def restart(index: int, load: Load) -> None:
         old = servers[index]
+        assert old.process is not None
+        if prestop:  # Kubernetes: the preStop hook runs to its end, then SIGTERM
+            drained = await asyncio.to_thread(
+                run_drain, runtime_env, "--pid", str(old.process.pid), "--timeout", "10"
+            )
+            assert drained.returncode == 0, drained.stdout + drained.stderr
         old.send(signal.SIGTERM)
         assert await asyncio.to_thread(old.wait_exit, 30) == 0, old.output
-        new = await asyncio.to_thread(server_factory, kind, env=ENV, port=ports[index])
+        new = await asyncio.to_thread(server_factory, kind, env=env, port=ports[index])
         servers[index] = new
         # Taken back by the proxy (HAProxy's rise, nginx's fail_timeout) before the next.
         await asyncio.to_thread(new.wait_for_count, SERVED[kind], 10, 30)
@@ -63,5 +83,5 @@ def test_rolling_restart_behind_a_proxy_shows_no_error(server_factory, proxy, ki
         )
     tokens = list(Write.objects.filter(token__regex=r"^d\d+-").values_list("token", flat=True))
     summary = summarize(load, tokens)
-    print(f"{kind} behind {proxy}, rolling restart: {summary.row()}")
+    print(f"{kind} behind {proxy}{' (preStop)' if prestop else ''}: {summary.row()}")
     assert summary.clean and not summary.doubled_writes, (summary.problems, proxy_log[-3000:])

@@ -68,12 +68,21 @@ class ProgressView:
         self.lines: dict[str, str] = {}
         self._drawn = 0
         self._printed: dict[str, tuple[str, str, float]] = {}
+        # Each process's addresses as last seen: one that closed its listeners (it is
+        # draining) keeps the label it had, so its lines read as one process's.
+        self._addresses: dict[str, list[str]] = {}
+
+    def _labelled(self, key: str, status: dict[str, Any]) -> dict[str, Any]:
+        if status.get("listening"):
+            self._addresses[key] = list(status["listening"])
+            return status
+        return {**status, "listening": self._addresses.get(key, [])}
 
     def update(self, key: str, status: dict[str, Any]) -> None:
         if not self.enabled:
             return
         # Compared without the timing, which differs every time.
-        line = describe(status)
+        line = describe(self._labelled(key, status))
         self.lines[key] = f"{line}; {self.timing()}"
         if self.tty:
             self._redraw()
@@ -113,7 +122,7 @@ class ProgressView:
         if not self.enabled:
             return
         for key, status in statuses.items():
-            line = describe(status)
+            line = describe(self._labelled(key, status))
             self.lines[key] = f"{line}; {self.timing()}"
             if not self.tty and self._printed.get(key, ("",))[0] != line:
                 self.out.write(self.lines[key] + "\n")
