@@ -3,8 +3,9 @@
 - SIGTERM to the whole process group (systemd's KillMode=control-group, dumb-init,
   foreman, `kill -TERM -- -PGID`): each worker hears it from the supervisor and again from
   its master; the repeated SIGTERM must not force the exit.
-- SIGHUP worker reloads: the master starts new workers and stops the old ones with
-  SIGTERM; the old ones drain among live siblings, and no client sees an error.
+- SIGHUP worker reloads: gunicorn's, uvicorn's and granian's masters start new workers and
+  stop the old ones, which drain among live siblings; hypercorn's stops every old worker
+  first (the connections made meanwhile wait in the socket's queue). No client sees an error.
 - Socket activation (a listening socket held by systemd, handed over as fd 3): a restart,
   and two instances overlapping on the one socket.
 
@@ -74,10 +75,8 @@ RELOADED = {
     "gunicorn": "Application startup complete",
     "uvicorn-workers": "Application startup complete",
     "granian-workers": "graceful shutdown armed",
+    "hypercorn-workers": "graceful shutdown armed",
 }
-# Not here: hypercorn -w 2. Its reload stops every old worker before it starts new ones;
-# one request in about two reloads still meets a reset (plain hypercorn: 20-33), the cause
-# not found yet. Measured by benchmarks/deploy_table.py.
 
 
 @pytest.mark.parametrize("kind", list(RELOADED))

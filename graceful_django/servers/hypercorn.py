@@ -26,6 +26,7 @@ from typing import Any
 from ..core.deadline import Deadline
 from ..core.exiting import exit_now
 from .base import ServerAdapter, let_idle_clients_settle
+from .listeners import close_listener
 
 HYPERCORN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 POLLED_TRIGGER = "check_multiprocess_shutdown_event"
@@ -105,7 +106,7 @@ class HypercornAdapter(ServerAdapter):
         # A full stop leaves what queues after the last worker's close to the master,
         # which resets it at exit, as plain hypercorn does.
         for listener in self._locals.get("servers", []):
-            listener.close()
+            close_listener(listener)
 
     async def close_connections(self, deadline: Deadline) -> list[str]:
         context = self._locals.get("context")

@@ -19,6 +19,7 @@ from ..core.exiting import exit_now
 from . import uvicorn_connections
 from .base import CLOSE_RESERVE, ServerAdapter, let_idle_clients_settle
 from .gunicorn import release_gunicorn_sockets
+from .listeners import close_listener
 
 
 def uvicorn_server_from_handler(handler: Any) -> Any | None:
@@ -60,7 +61,7 @@ class UvicornAdapter(ServerAdapter):
         # Closing the listeners now rather than on uvicorn's next 0.1 s tick.
         for listener in getattr(self.server, "servers", []):
             uvicorn_connections.accept_backlog(listener, loop, self.server)
-            listener.close()
+            close_listener(listener)
         # Not handle_exit(): it would re-raise the signal at exit, turning a clean
         # shutdown into a death by SIGTERM (exit status 143).
         self.server.should_exit = True
