@@ -18,7 +18,7 @@ run: $(BIN)/python
 # Install what the tests need and run them all (DATABASE_URL, or an embedded PostgreSQL).
 test: $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-test.txt
-	$(BIN)/python -m pytest
+	$(BIN)/python -m tests.run_suite
 
 # Static checks: ruff, ruff format, mypy strict (run by CI before the tests).
 check: $(BIN)/python
@@ -32,7 +32,7 @@ LOWEST := .venv-lowest
 test-lowest:
 	test -x $(LOWEST)/bin/python || $(PYTHON) -m venv $(LOWEST)
 	$(LOWEST)/bin/pip install --quiet -r requirements-lowest.txt -e . -r requirements-tools.txt
-	$(LOWEST)/bin/python -m pytest
+	$(LOWEST)/bin/python -m tests.run_suite
 
 # The suite again on the newest versions pyproject.toml claims (Django 6.1 on Python 3.13),
 # in a venv of its own. django-prometheus has no release that allows Django 6.1 yet: it is
@@ -46,7 +46,7 @@ test-newest:
 	test -x $(NEWEST)/bin/python || $(PYTHON_NEWEST) -m venv $(NEWEST)
 	$(NEWEST)/bin/pip install --quiet -r requirements-newest.txt -e . -r requirements-tools.txt
 	$(NEWEST)/bin/pip install --quiet --no-deps django-prometheus==2.5.0
-	$(NEWEST)/bin/python -m pytest
+	$(NEWEST)/bin/python -m tests.run_suite
 
 # Every Django x Python pair this machine has an interpreter for (noxfile.py), each in its
 # own venv under .nox/; a pair whose interpreter is missing is skipped with its reason.

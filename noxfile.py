@@ -58,4 +58,4 @@ def tests(session: nox.Session, django: str, python: str) -> None:
         "requirements-tools.txt",
     )
     session.install("--no-deps", *NO_DEPS.get(django, ["django-prometheus==2.5.0"]))
-    session.run("python", "-m", "pytest", *session.posargs)
+    session.run("python", "-m", "tests.run_suite", *session.posargs)

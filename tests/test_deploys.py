@@ -28,6 +28,9 @@ from project.demo.models import Write
 from tests.deploy_load import Load, summarize
 from tests.servers import ServerProcess
 
+# Under load, every client error counted: run alone (tests/run_suite.py).
+pytestmark = pytest.mark.serial
+
 GROUPS = ["gunicorn", "uvicorn-workers"]
 # Django's advice under ASGI (no persistent connections): with them, every thread asgiref
 # starts keeps one, and three workers under load pass PostgreSQL's max_connections (100)

@@ -23,6 +23,9 @@ from graceful_django.conf import DEFAULT_WS_CLOSE_CODE
 from project.demo.models import Write
 from tests.loadkill import ACTIONS, run_round
 
+# Under load, every client error counted: run alone (tests/run_suite.py).
+pytestmark = pytest.mark.serial
+
 SERVERS = ["daphne", "uvicorn"]
 ROUNDS = int(os.environ.get("LOAD_KILL_ROUNDS", "2"))
 CLIENTS = int(os.environ.get("LOAD_KILL_CLIENTS", "50"))

@@ -20,6 +20,9 @@ from tests.operations import run_drain
 from tests.proxies import HAPROXY, NGINX, running_proxy
 from tests.servers import ServerProcess, free_port
 
+# Under load, every client error counted: run alone (tests/run_suite.py).
+pytestmark = pytest.mark.serial
+
 ENV = {"CONN_MAX_AGE": "0"}  # Django's advice under ASGI; see tests/test_deploys.py
 PROXIES = {
     "nginx": pytest.mark.skipif(NGINX is None, reason="nginx is not installed (Debian: nginx)"),
