@@ -17,6 +17,7 @@ import functools
 import logging
 import signal
 import threading
+import time
 from typing import Any, cast
 
 from asgiref.typing import (
@@ -96,7 +97,8 @@ class GracefulShutdown:
             return
         else:
             ticket = requests.open(request_label(scope["method"], scope["path"]))
-        if not coordinator.ready:
+        kept_alive = coordinator.ready
+        if not kept_alive:
             # Served during a drain: the client must open its next request elsewhere.
             send = closing_send(send)
         # The middleware sees it there and leaves the tracking to us.
@@ -105,6 +107,8 @@ class GracefulShutdown:
             await self.app(scope, receive, send)
         finally:
             requests.close(ticket)
+            if kept_alive:
+                coordinator.kept_alive_at = time.monotonic()
 
     async def _lifespan(self, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
         while True:
@@ -112,7 +116,7 @@ class GracefulShutdown:
             lifecycle = get_state().lifecycle
             if message["type"] == "lifespan.startup":
                 if not lifecycle.attached:
-                    adapter = lifespan_adapter(_generic_adapter)
+                    adapter = lifespan_adapter(_generic_adapter, get_state().coordinator)
                     _attach(get_state(), adapter, asyncio.get_running_loop())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":

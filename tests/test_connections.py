@@ -151,6 +151,26 @@ def test_request_unread_when_the_connections_close_is_served(server_factory, kin
     assert server.wait_exit(20) == 0, server.output
 
 
+@pytest.mark.parametrize("kind", [*SERVERS, "hypercorn", "granian"])
+def test_client_slow_to_send_its_next_request_is_served(server_factory, kind):
+    """A client starved of the CPU (a reload boots new workers on every core) sends its next
+    request on its kept-alive connection a second after its last response, as the idle
+    connections are about to close: served, then closed (with a 0.5 s grace: reset, in CI)."""
+    server = start(server_factory, kind)
+    connection = RawConnection(server.port)
+    connection.request("GET", "/ping")
+    assert connection.read_response().status == 200
+    answered = time.monotonic()
+    server.send(signal.SIGTERM)
+    server.wait_for_log("shutdown step: close connections")
+    # The client's pause is what the test is about: not a wait for the server.
+    time.sleep(max(0.0, answered + 1.0 - time.monotonic()))
+    connection.request("GET", "/ping")
+    answer = response_or_log(connection, server)
+    assert answer.status == 200 and answer.closes, answer
+    assert server.wait_exit(20) == 0, server.output
+
+
 @pytest.mark.parametrize("kind", SERVERS)
 def test_connection_in_the_kernel_backlog_at_sigterm_is_answered(server_factory, kind):
     """Completed by the kernel just before the listener closes: answered, never reset."""

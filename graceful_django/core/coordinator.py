@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import enum
 import threading
+import time
 from collections.abc import Callable
 
 from .tracker import Tracker
@@ -44,7 +45,19 @@ class Coordinator:
         self.requests = Tracker("request")
         self.websockets = Tracker("websocket")
         self.tasks = Tracker("task")
+        # When the last response that may have left without `Connection: close` ended
+        # (time.monotonic()): its client may send its next request on that connection. For
+        # servers whose connections do not tell how long they have been idle (hypercorn,
+        # granian).
+        self.kept_alive_at: float | None = None
         self._listeners: list[Listener] = []
+
+    def kept_alive_age(self) -> float | None:
+        """Seconds since the last response that may have left without `Connection: close`
+        ended (None: none did): no kept-alive connection has been idle for less."""
+        if self.kept_alive_at is None:
+            return None
+        return time.monotonic() - self.kept_alive_at
 
     # What the health endpoints and the middleware ask.
     @property

@@ -17,7 +17,12 @@ if TYPE_CHECKING:
 # are named and cut by us, not by the watchdog, which knows nothing of them.
 CLOSE_RESERVE = 0.25
 # How long an idle keep-alive connection must have been idle before the last step closes it.
-IDLE_GRACE = 0.5
+# Its client may be about to send on it, and is not told otherwise until the close: 2 s is
+# gunicorn's keep-alive, the shortest a server's own idle timeout commonly is, so closing
+# then is no more of a race than the server's normal expiry. 0.5 s was too short on a busy
+# host: a gunicorn SIGHUP boots new workers on every core, and a client starved that long
+# sent its next request into the close (a reset, in CI).
+IDLE_GRACE = 2.0
 
 
 async def let_idle_clients_settle(youngest_idle: float | None, deadline: Deadline) -> None:
@@ -27,6 +32,7 @@ async def let_idle_clients_settle(youngest_idle: float | None, deadline: Deadlin
     have its client's next request on the way: closing it now would reset that request
     (a proxy does not retry a POST it sent). A request that arrives meanwhile is served,
     with `Connection: close`. A grace by design: nothing tells that a client will not send.
+    It costs time only where a client left a fresh connection open and walked away.
     """
     if youngest_idle is None or youngest_idle >= IDLE_GRACE:
         return

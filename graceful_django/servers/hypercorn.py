@@ -23,6 +23,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
+from ..core.coordinator import Coordinator
 from ..core.deadline import Deadline
 from ..core.exiting import exit_now
 from .base import ServerAdapter, let_idle_clients_settle
@@ -51,8 +52,9 @@ class UnknownTrigger(Exception):
 class HypercornAdapter(ServerAdapter):
     name = "hypercorn"
 
-    def __init__(self, task: asyncio.Task[Any]) -> None:
+    def __init__(self, task: asyncio.Task[Any], coordinator: Coordinator) -> None:
         self.task = task
+        self.coordinator = coordinator
         self.released = asyncio.Event()
         self.master_event: Any = None
         self._pending: set[asyncio.Task[Any]] = set()
@@ -111,9 +113,9 @@ class HypercornAdapter(ServerAdapter):
     async def close_connections(self, deadline: Deadline) -> list[str]:
         context = self._locals.get("context")
         if context is not None:
-            # hypercorn's connections do not say when they went idle: give every client
-            # whose next request may be on the way the whole grace.
-            await let_idle_clients_settle(0.0, deadline)
+            # hypercorn's connections do not say when they went idle; none went idle later
+            # than the last response that may have left without `Connection: close` ended.
+            await let_idle_clients_settle(self.coordinator.kept_alive_age(), deadline)
             # hypercorn's own "terminated" state: idle keep-alive connections close now, and
             # each response in progress is the last of its connection. (It also closes each
             # new connection before reading its request: the listener is closed by now.)
