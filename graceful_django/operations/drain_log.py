@@ -16,8 +16,8 @@ from collections.abc import Callable
 
 from ..conf import conf
 from ..core.coordinator import Coordinator, Phase
+from ..core.loops import call_soon_on
 from ..core.pre_drain import PreDrain
-from .status import call_soon_on
 from .wording import describe_oldest, oldest_requests, plural
 
 logger = logging.getLogger("graceful_django")

@@ -19,20 +19,13 @@ from typing import Any
 
 from ..conf import conf
 from ..core.coordinator import Coordinator
+from ..core.loops import call_soon_on
 from ..core.pre_drain import PreDrain
 from ..servers.base import ServerAdapter
 from .wording import oldest_requests
 
 # A safety net only: every change we know of wakes the feed at once.
 HEARTBEAT = 1.0
-
-
-def call_soon_on(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
-    """From any thread (observers run in sync views' threads too)."""
-    try:
-        loop.call_soon_threadsafe(callback)
-    except RuntimeError:
-        pass  # the loop is closed: the process is exiting
 
 
 def is_drained(status: dict[str, Any]) -> bool:

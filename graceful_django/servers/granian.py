@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable
 from typing import Any
 
 from ..core.coordinator import Coordinator
 from ..core.deadline import Deadline
+from ..core.loops import call_soon_on
 from .base import CLOSE_RESERVE, ServerAdapter, let_idle_clients_settle
 from .detect import GRANIAN_WORKERS, find_frame
 
@@ -54,12 +54,12 @@ class GranianAdapter(ServerAdapter):
         self.released = asyncio.Event()
         granian_callback = worker.get("shutdown_glue")
 
-        def released() -> None:
-            _call_soon(loop, self.released.set)
+        def on_release() -> None:
+            call_soon_on(loop, self.released.set)
             if callable(granian_callback):
                 granian_callback()
 
-        self.worker_signal.add_cb(released)
+        self.worker_signal.add_cb(on_release)
 
     def stop_accepting(self) -> None:
         # The Rust server accepts until its WorkerSignal is set, and that also closes its
@@ -87,10 +87,3 @@ class GranianAdapter(ServerAdapter):
         # Set already unless `close_connections` did not run. Once released, the worker's
         # loop runs lifespan shutdown (answered at once: the sequence is over) and exits.
         self.worker_signal.set()
-
-
-def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], object]) -> None:
-    try:
-        loop.call_soon_threadsafe(callback)
-    except RuntimeError:
-        pass  # the loop is closed: the process is on its way out
