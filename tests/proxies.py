@@ -7,6 +7,7 @@ so the tests exercise the configuration users copy.
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import subprocess
@@ -83,3 +84,22 @@ def running_proxy(kind: str, backends: tuple[int, int]) -> Iterator[tuple[int, P
         process.terminate()
         process.wait(10)
         log.close()
+
+
+# What a failed run needs from a proxy's logs: its view of the instances going down and up,
+# nginx's errors, and HAProxy's first requests that did not end in a 2xx (after its timers;
+# "<NOSRV>" where no instance was up).
+STORY = re.compile(
+    r"is (DOWN|UP)|\[(warn|error|crit|alert|emerg)\]|-?\d+/-?\d+/-?\d+/-?\d+/\d+ [13-5]\d\d |NOSRV"
+)
+STORY_LINES = 60
+
+
+def proxy_story(directory: Path) -> str:
+    lines: list[str] = []
+    for path in sorted(directory.glob("*.log")):
+        with path.open(errors="replace") as log:
+            lines += [f"{path.name}: {line.rstrip()}" for line in log if STORY.search(line)]
+    changes = [line for line in lines if " is DOWN" in line or " is UP" in line]
+    others = [line for line in lines if line not in changes][:STORY_LINES]
+    return "\n".join([*changes, *others]) or "(nothing in the proxy's logs)"
