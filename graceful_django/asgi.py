@@ -17,7 +17,6 @@ import functools
 import logging
 import signal
 import threading
-import time
 from typing import Any, cast
 
 from asgiref.typing import (
@@ -108,7 +107,7 @@ class GracefulShutdown:
         finally:
             requests.close(ticket)
             if kept_alive:
-                coordinator.kept_alive_at = time.monotonic()
+                coordinator.note_kept_alive()
 
     async def _lifespan(self, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
         while True:

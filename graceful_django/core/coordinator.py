@@ -52,6 +52,10 @@ class Coordinator:
         self.kept_alive_at: float | None = None
         self._listeners: list[Listener] = []
 
+    def note_kept_alive(self) -> None:
+        """A response that may have left without `Connection: close` has just ended."""
+        self.kept_alive_at = time.monotonic()
+
     def kept_alive_age(self) -> float | None:
         """Seconds since the last response that may have left without `Connection: close`
         ended (None: none did): no kept-alive connection has been idle for less."""
